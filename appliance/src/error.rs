@@ -1,0 +1,78 @@
+//! The one error type of the `appliance` crate. Variants carry what the operator must fix (the
+//! file, the offset, the option) and the underlying `#[source]`. Data-plane failures are not
+//! errors: they are [`crate::packet::DropReason`] counters.
+
+use std::path::PathBuf;
+
+/// Everything that can stop a run of the appliance.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A capture file (or stdin) could not be opened or read.
+    #[error("cannot read capture `{path}`")]
+    CaptureIo {
+        /// The file (`-` for stdin).
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file does not start with a pcap or pcapng magic number.
+    #[error(
+        "`{path}` is not a pcap or pcapng capture (first bytes {magic:02x?}); \
+         convert it with `editcap -F pcap` or check the path"
+    )]
+    NotACapture {
+        /// The file.
+        path: PathBuf,
+        /// Its first bytes, as read.
+        magic: Vec<u8>,
+    },
+    /// The file ends inside a header or a packet record.
+    #[error(
+        "capture `{path}` is truncated at byte offset {offset}: {what}; \
+         flows up to that point were exported"
+    )]
+    CaptureTruncated {
+        /// The file.
+        path: PathBuf,
+        /// Offset of the record that is cut short.
+        offset: u64,
+        /// Which part is missing.
+        what: String,
+    },
+    /// A record or block header holds impossible values.
+    #[error("capture `{path}` is corrupt at byte offset {offset}: {what}")]
+    CaptureCorrupt {
+        /// The file.
+        path: PathBuf,
+        /// Offset of the bad record or block.
+        offset: u64,
+        /// What is wrong with it.
+        what: String,
+    },
+    /// An output file could not be created or written.
+    #[error("cannot write output `{path}`")]
+    OutputIo {
+        /// The file (`-` for stdout).
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A command-line or config value is out of range or inconsistent.
+    #[error("invalid option `{option}`: {reason}")]
+    InvalidOption {
+        /// The option as the user writes it (`--workers`).
+        option: &'static str,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// A pipeline thread panicked or could not be started.
+    #[error("pipeline thread `{thread}` failed: {reason}")]
+    Thread {
+        /// The thread's name.
+        thread: String,
+        /// What happened.
+        reason: String,
+    },
+}

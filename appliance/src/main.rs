@@ -1,0 +1,2 @@
+//! The `xdpflow` binary.
+fn main() {}
