@@ -1,1 +1,13 @@
-//! (being written)
+//! Flows: the bidirectional [`FlowKey`], the per-worker [`Shard`] table with its expiry, and
+//! the [`FlowRecord`] it emits. Does not decode packets (`packet`), move them between threads
+//! (`pipeline`) or encode records (`export`).
+
+pub mod key;
+pub mod record;
+pub mod shard;
+pub mod stats;
+
+pub use self::key::{FlowKey, KeyHasher, Side};
+pub use self::record::{DirCounters, EndReason, FlowRecord, Splt};
+pub use self::shard::{Accounting, FlowConfig, FlowPacket, Shard, ShardCounters};
+pub use self::stats::FlowStats;

@@ -1,0 +1,675 @@
+//! [`Shard`]: one worker's flow table. Share-nothing: a shard is owned by exactly one thread and
+//! touched by nothing else, so it has no locks and no atomics.
+//!
+//! Layout: flows live in a slab (`entries`, preallocated, slots reused through a free list); a
+//! `hashbrown::HashTable<u32>` maps the precomputed key hash to a slot. Two intrusive doubly
+//! linked lists thread the slots:
+//!
+//! - **LRU** (most recently seen at the head): idle expiry pops the tail while it is idle, and
+//!   eviction (`--max-flows`) takes the tail. Packet time is (nearly) monotonic, so the tail is
+//!   the flow seen longest ago.
+//! - **age** (newest at the head): active expiry pops the tail while it is older than the
+//!   active timeout.
+//!
+//! Expiry is therefore incremental: O(flows that expire), never a scan of the table. On a
+//! packet, the flow's own timeouts are checked first, exactly as nfstream does
+//! (`now − last_seen ≥ idle` → idle; else `now − first_seen ≥ active` → active; then the packet
+//! starts a new flow). [`Shard::advance`] applies the same tests to the list tails when time
+//! moves without packets for those flows. Times are compared in whole milliseconds, as nfstream.
+//!
+//! Steady state allocates nothing per packet; a record is built only when a flow ends (with one
+//! `Box` each for `--stats` / `--splt` when those are on).
+
+use hashbrown::HashTable;
+
+use super::key::{FlowKey, KeyHasher, Side};
+use super::record::{DirCounters, EndReason, FlowRecord, Splt};
+use super::stats::FlowStats;
+use crate::packet::Decoded;
+
+const NIL: u32 = u32::MAX;
+
+/// What counts as a packet's size (`--accounting`), as nfstream's `accounting_mode`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Accounting {
+    /// Frame length on the wire (mode 0, the default).
+    #[default]
+    Link,
+    /// IP packet length per its header (mode 1).
+    Ip,
+    /// IP length minus the IP header (mode 2).
+    Transport,
+    /// Transport payload (mode 3).
+    Payload,
+}
+
+/// Flow table settings for one shard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowConfig {
+    /// Idle timeout, ms.
+    pub idle_timeout_ms: u64,
+    /// Active timeout, ms.
+    pub active_timeout_ms: u64,
+    /// End TCP flows on FIN both ways or RST.
+    pub tcp_end: bool,
+    /// Most flows this shard holds at once (≥ 1).
+    pub max_flows: usize,
+    /// Keep `--stats` accumulators.
+    pub stats: bool,
+    /// Keep the first N packets' direction / size / gap (0 = off).
+    pub splt: usize,
+    /// How packet sizes are counted.
+    pub accounting: Accounting,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            idle_timeout_ms: 120_000,
+            active_timeout_ms: 1_800_000,
+            tcp_end: true,
+            max_flows: 1 << 16,
+            stats: false,
+            splt: 0,
+            accounting: Accounting::Link,
+        }
+    }
+}
+
+/// A decoded packet ready for a shard: canonical key, side and hash computed once, by whoever
+/// dispatched it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FlowPacket {
+    /// Canonical key.
+    pub key: FlowKey,
+    /// Which endpoint sent it.
+    pub side: Side,
+    /// `KeyHasher::hash(&key)`.
+    pub hash: u64,
+    /// Capture time, ns since the epoch.
+    pub ts_ns: u64,
+    /// Frame length on the wire.
+    pub wire_len: u32,
+    /// Everything the decoder found.
+    pub decoded: Decoded,
+}
+
+impl Default for Side {
+    fn default() -> Self {
+        Side::FromLo
+    }
+}
+
+impl FlowPacket {
+    /// Keys and hashes a decoded packet.
+    #[inline]
+    pub fn new(hasher: &KeyHasher, decoded: Decoded, ts_ns: u64, wire_len: u32) -> Self {
+        let (key, side) = FlowKey::new(&decoded.tuple);
+        FlowPacket { key, side, hash: hasher.hash(&key), ts_ns, wire_len, decoded }
+    }
+}
+
+/// Plain counters of one shard; the owner publishes them once per batch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShardCounters {
+    /// Packets accounted to flows.
+    pub packets: u64,
+    /// Their wire bytes.
+    pub bytes: u64,
+    /// Flows created.
+    pub flows_created: u64,
+    /// Flows exported, by `EndReason as usize`.
+    pub flows_ended: [u64; EndReason::COUNT],
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Links {
+    prev: u32,
+    next: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct List {
+    head: u32,
+    tail: u32,
+}
+
+impl List {
+    const EMPTY: List = List { head: NIL, tail: NIL };
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Which {
+    Lru,
+    Age,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Entry {
+    key: FlowKey,
+    hash: u64,
+    id: u64,
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
+    /// `[src2dst, dst2src]`.
+    dir: [DirCounters; 2],
+    lru: Links,
+    age: Links,
+    /// Side of the first packet's sender.
+    src_side: Side,
+    /// Bit 0: FIN seen src→dst; bit 1: FIN seen dst→src.
+    fins: u8,
+}
+
+impl Entry {
+    #[inline]
+    fn first_ms(&self) -> u64 {
+        // src2dst always has the first packet.
+        self.dir[0].first_seen_ms
+    }
+
+    #[inline]
+    fn last_ms(&self) -> u64 {
+        self.dir[0].last_seen_ms.max(self.dir[1].last_seen_ms)
+    }
+
+    #[inline]
+    fn packets(&self) -> u64 {
+        self.dir[0].packets + self.dir[1].packets
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct SpltCell {
+    direction: i8,
+    ps: i32,
+    piat_ms: i64,
+}
+
+const SPLT_PAD: SpltCell = SpltCell { direction: -1, ps: -1, piat_ms: -1 };
+
+/// One worker's flow table. See the module docs.
+#[derive(Debug)]
+pub struct Shard {
+    cfg: FlowConfig,
+    index: HashTable<u32>,
+    entries: Vec<Entry>,
+    free: Vec<u32>,
+    stats: Vec<FlowStats>,
+    splt: Vec<SpltCell>,
+    lru: List,
+    age: List,
+    live: usize,
+    next_seq: u64,
+    worker: u64,
+    workers: u64,
+    counters: ShardCounters,
+}
+
+impl Shard {
+    /// An empty shard for worker `worker` of `workers`, with room for `cfg.max_flows` flows
+    /// reserved up front (address space only: pages are touched as flows arrive).
+    pub fn new(cfg: FlowConfig, worker: usize, workers: usize) -> Self {
+        let cap = cfg.max_flows.max(1);
+        Shard {
+            cfg: FlowConfig { max_flows: cap, ..cfg },
+            index: HashTable::with_capacity(cap),
+            entries: Vec::with_capacity(cap),
+            free: Vec::with_capacity(cap),
+            stats: Vec::with_capacity(if cfg.stats { cap } else { 0 }),
+            splt: Vec::with_capacity(cap * cfg.splt),
+            lru: List::EMPTY,
+            age: List::EMPTY,
+            live: 0,
+            next_seq: 0,
+            worker: worker as u64,
+            workers: workers.max(1) as u64,
+            counters: ShardCounters::default(),
+        }
+    }
+
+    /// Flows in the table now.
+    pub fn live(&self) -> usize {
+        self.live
+    }
+
+    /// Counters so far.
+    pub fn counters(&self) -> &ShardCounters {
+        &self.counters
+    }
+
+    /// Accounts one packet; records of flows that end because of it go to `out`.
+    #[inline]
+    pub fn process(&mut self, p: &FlowPacket, out: &mut Vec<FlowRecord>) {
+        let ts_ms = p.ts_ns / 1_000_000;
+        self.counters.packets += 1;
+        self.counters.bytes += u64::from(p.wire_len);
+        let entries = &self.entries;
+        let found = self.index.find(p.hash, |&i| entries[i as usize].key == p.key).copied();
+        let idx = match found {
+            Some(i) => {
+                let e = &self.entries[i as usize];
+                if ts_ms.saturating_sub(e.last_ms()) >= self.cfg.idle_timeout_ms {
+                    self.end(i, EndReason::Idle, out);
+                    self.create(p, out)
+                } else if ts_ms.saturating_sub(e.first_ms()) >= self.cfg.active_timeout_ms {
+                    self.end(i, EndReason::Active, out);
+                    self.create(p, out)
+                } else {
+                    self.unlink(Which::Lru, i);
+                    self.push_front(Which::Lru, i);
+                    i
+                }
+            }
+            None => self.create(p, out),
+        };
+        let dir = self.account(idx, p, ts_ms);
+        if self.cfg.tcp_end && p.decoded.tuple.protocol == 6 {
+            let flags = p.decoded.tcp_flags;
+            let e = &mut self.entries[idx as usize];
+            if flags & 0x01 != 0 {
+                e.fins |= 1 << dir;
+            }
+            if flags & 0x04 != 0 || e.fins == 0b11 {
+                self.end(idx, EndReason::End, out);
+            }
+        }
+    }
+
+    /// Moves time to `now_ns` without a packet: ends flows that are idle or past the active
+    /// timeout. Cost: O(flows ended).
+    pub fn advance(&mut self, now_ns: u64, out: &mut Vec<FlowRecord>) {
+        let now_ms = now_ns / 1_000_000;
+        while self.lru.tail != NIL {
+            let i = self.lru.tail;
+            if now_ms.saturating_sub(self.entries[i as usize].last_ms()) < self.cfg.idle_timeout_ms
+            {
+                break;
+            }
+            self.end(i, EndReason::Idle, out);
+        }
+        while self.age.tail != NIL {
+            let i = self.age.tail;
+            let first = self.entries[i as usize].first_ms();
+            if now_ms.saturating_sub(first) < self.cfg.active_timeout_ms {
+                break;
+            }
+            self.end(i, EndReason::Active, out);
+        }
+    }
+
+    /// Ends every flow with `reason` (end of input, shutdown), oldest first.
+    pub fn drain(&mut self, reason: EndReason, out: &mut Vec<FlowRecord>) {
+        while self.age.tail != NIL {
+            self.end(self.age.tail, reason, out);
+        }
+    }
+
+    fn create(&mut self, p: &FlowPacket, out: &mut Vec<FlowRecord>) -> u32 {
+        if self.live >= self.cfg.max_flows && self.lru.tail != NIL {
+            self.end(self.lru.tail, EndReason::Evicted, out);
+        }
+        let entry = Entry {
+            key: p.key,
+            hash: p.hash,
+            id: self.next_seq * self.workers + self.worker,
+            src_mac: p.decoded.src_mac,
+            dst_mac: p.decoded.dst_mac,
+            dir: [DirCounters::default(); 2],
+            lru: Links { prev: NIL, next: NIL },
+            age: Links { prev: NIL, next: NIL },
+            src_side: p.side,
+            fins: 0,
+        };
+        self.next_seq += 1;
+        self.counters.flows_created += 1;
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.entries[i as usize] = entry;
+                if self.cfg.stats {
+                    self.stats[i as usize] = FlowStats::default();
+                }
+                i
+            }
+            None => {
+                let i = self.entries.len() as u32;
+                self.entries.push(entry);
+                if self.cfg.stats {
+                    self.stats.push(FlowStats::default());
+                }
+                self.splt.resize(self.splt.len() + self.cfg.splt, SPLT_PAD);
+                i
+            }
+        };
+        if self.cfg.splt > 0 {
+            let n = self.cfg.splt;
+            self.splt[idx as usize * n..(idx as usize + 1) * n].fill(SPLT_PAD);
+        }
+        let entries = &self.entries;
+        self.index.insert_unique(p.hash, idx, |&i| entries[i as usize].hash);
+        self.push_front(Which::Lru, idx);
+        self.push_front(Which::Age, idx);
+        self.live += 1;
+        idx
+    }
+
+    /// Adds the packet to flow `idx`; returns its direction (0 src→dst, 1 dst→src).
+    #[inline]
+    fn account(&mut self, idx: u32, p: &FlowPacket, ts_ms: u64) -> usize {
+        let size = self.size_of(p);
+        let e = &mut self.entries[idx as usize];
+        let dir = usize::from(p.side != e.src_side);
+        let n_before = e.packets();
+        let last_bi = e.last_ms();
+        let d = &mut e.dir[dir];
+        let last_dir = (d.packets > 0).then_some(d.last_seen_ms);
+        if d.packets == 0 {
+            d.first_seen_ms = ts_ms;
+            d.last_seen_ms = ts_ms;
+        } else {
+            d.last_seen_ms = d.last_seen_ms.max(ts_ms);
+        }
+        d.packets += 1;
+        d.bytes += size;
+        if self.cfg.stats {
+            let piat_bi = (n_before > 0).then(|| ts_ms.saturating_sub(last_bi));
+            let piat_dir = last_dir.map(|l| ts_ms.saturating_sub(l));
+            self.stats[idx as usize].push(dir + 1, size, piat_bi, piat_dir, p.decoded.tcp_flags);
+        }
+        let n = self.cfg.splt as u64;
+        if n_before < n {
+            let cell = &mut self.splt[idx as usize * self.cfg.splt + n_before as usize];
+            *cell = SpltCell {
+                direction: dir as i8,
+                ps: i32::try_from(size).unwrap_or(i32::MAX),
+                piat_ms: if n_before == 0 { 0 } else { ts_ms.saturating_sub(last_bi) as i64 },
+            };
+        }
+        dir
+    }
+
+    #[inline]
+    fn size_of(&self, p: &FlowPacket) -> u64 {
+        let d = &p.decoded;
+        let ip = u64::from(d.ip_len);
+        let transport = ip.saturating_sub(u64::from(d.ip_header_len));
+        match self.cfg.accounting {
+            Accounting::Link => u64::from(p.wire_len),
+            Accounting::Ip => ip,
+            Accounting::Transport => transport,
+            Accounting::Payload => transport.saturating_sub(u64::from(d.l4_header_len)),
+        }
+    }
+
+    /// Removes flow `idx` from the table and emits its record.
+    fn end(&mut self, idx: u32, reason: EndReason, out: &mut Vec<FlowRecord>) {
+        self.unlink(Which::Lru, idx);
+        self.unlink(Which::Age, idx);
+        let e = self.entries[idx as usize];
+        if let Ok(slot) = self.index.find_entry(e.hash, |&i| i == idx) {
+            slot.remove();
+        }
+        self.free.push(idx);
+        self.live -= 1;
+        self.counters.flows_ended[reason as usize] += 1;
+        let t = e.key.tuple_from(e.src_side);
+        let stats = self.cfg.stats.then(|| Box::new(self.stats[idx as usize]));
+        let splt = (self.cfg.splt > 0).then(|| {
+            let cells = &self.splt[idx as usize * self.cfg.splt..(idx as usize + 1) * self.cfg.splt];
+            Box::new(Splt {
+                direction: cells.iter().map(|c| c.direction).collect(),
+                ps: cells.iter().map(|c| c.ps).collect(),
+                piat_ms: cells.iter().map(|c| c.piat_ms).collect(),
+            })
+        });
+        out.push(FlowRecord {
+            id: e.id,
+            end_reason: reason,
+            src_ip: t.src_ip,
+            dst_ip: t.dst_ip,
+            src_mac: e.src_mac,
+            dst_mac: e.dst_mac,
+            src_port: t.src_port,
+            dst_port: t.dst_port,
+            protocol: t.protocol,
+            ip_version: t.ip_version,
+            vlan_id: t.vlan_id,
+            tunnel_id: t.tunnel_id,
+            src2dst: e.dir[0],
+            dst2src: e.dir[1],
+            stats,
+            splt,
+        });
+    }
+
+    fn links(&mut self, which: Which, idx: u32) -> &mut Links {
+        let e = &mut self.entries[idx as usize];
+        match which {
+            Which::Lru => &mut e.lru,
+            Which::Age => &mut e.age,
+        }
+    }
+
+    fn list(&mut self, which: Which) -> &mut List {
+        match which {
+            Which::Lru => &mut self.lru,
+            Which::Age => &mut self.age,
+        }
+    }
+
+    fn push_front(&mut self, which: Which, idx: u32) {
+        let head = self.list(which).head;
+        *self.links(which, idx) = Links { prev: NIL, next: head };
+        if head != NIL {
+            self.links(which, head).prev = idx;
+        }
+        let list = self.list(which);
+        list.head = idx;
+        if list.tail == NIL {
+            list.tail = idx;
+        }
+    }
+
+    fn unlink(&mut self, which: Which, idx: u32) {
+        let Links { prev, next } = *self.links(which, idx);
+        if prev != NIL {
+            self.links(which, prev).next = next;
+        } else {
+            self.list(which).head = next;
+        }
+        if next != NIL {
+            self.links(which, next).prev = prev;
+        } else {
+            self.list(which).tail = prev;
+        }
+        *self.links(which, idx) = Links { prev: NIL, next: NIL };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::Tuple;
+
+    const SEC: u64 = 1_000_000_000;
+
+    fn pkt(a: u8, ap: u16, b: u8, bp: u16, proto: u8, flags: u8, ts_ns: u64) -> FlowPacket {
+        let mut t = Tuple { protocol: proto, ip_version: 4, ..Tuple::default() };
+        t.src_ip[..4].copy_from_slice(&[198, 18, 0, a]);
+        t.dst_ip[..4].copy_from_slice(&[198, 18, 0, b]);
+        t.src_port = ap;
+        t.dst_port = bp;
+        let d = Decoded { tuple: t, tcp_flags: flags, ip_len: 40, ip_header_len: 20, ..Default::default() };
+        FlowPacket::new(&KeyHasher::default(), d, ts_ns, 60)
+    }
+
+    fn udp(a: u8, b: u8, ts: u64) -> FlowPacket {
+        pkt(a, 1000, b, 53, 17, 0, ts)
+    }
+
+    fn shard(cfg: FlowConfig) -> Shard {
+        Shard::new(cfg, 0, 1)
+    }
+
+    #[test]
+    fn src_is_first_sender_and_directions_count_apart() {
+        let mut s = shard(FlowConfig::default());
+        let mut out = Vec::new();
+        s.process(&pkt(9, 53, 1, 1000, 17, 0, SEC), &mut out); // 198.18.0.9 sends first
+        s.process(&pkt(1, 1000, 9, 53, 17, 0, 2 * SEC), &mut out);
+        s.process(&pkt(1, 1000, 9, 53, 17, 0, 3 * SEC), &mut out);
+        s.drain(EndReason::Shutdown, &mut out);
+        assert_eq!(out.len(), 1);
+        let r = &out[0];
+        assert_eq!((r.src_ip[3], r.src_port, r.dst_ip[3], r.dst_port), (9, 53, 1, 1000));
+        assert_eq!((r.src2dst.packets, r.dst2src.packets), (1, 2));
+        assert_eq!(r.bidirectional().bytes, 180);
+        assert_eq!(r.bidirectional().duration_ms(), 2000);
+        assert_eq!(r.end_reason, EndReason::Shutdown);
+        assert_eq!(s.live(), 0);
+    }
+
+    #[test]
+    fn idle_timeout_splits_on_the_next_packet() {
+        let mut s = shard(FlowConfig::default());
+        let mut out = Vec::new();
+        s.process(&udp(1, 2, 0), &mut out);
+        s.process(&udp(1, 2, 119_999 * 1_000_000), &mut out); // 1 ms short: same flow
+        assert!(out.is_empty());
+        s.process(&udp(1, 2, (119_999 + 120_000) * 1_000_000), &mut out); // exactly idle
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].end_reason, out[0].src2dst.packets), (EndReason::Idle, 2));
+        assert_eq!(s.live(), 1);
+    }
+
+    #[test]
+    fn advance_expires_idle_and_active_without_packets() {
+        let cfg =
+            FlowConfig { idle_timeout_ms: 10_000, active_timeout_ms: 30_000, ..Default::default() };
+        let mut s = shard(cfg);
+        let mut out = Vec::new();
+        s.process(&udp(1, 2, 0), &mut out); // then silent: idle at 10 s
+        for t in 0..25 {
+            s.process(&udp(3, 4, t * SEC), &mut out); // busy until 24 s: active at 30 s
+        }
+        s.advance(9 * SEC, &mut out);
+        assert!(out.is_empty());
+        s.advance(10 * SEC, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].end_reason, out[0].src_ip[3]), (EndReason::Idle, 1));
+        s.advance(30 * SEC, &mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!((out[1].end_reason, out[1].src2dst.packets), (EndReason::Active, 25));
+        assert_eq!(s.live(), 0);
+    }
+
+    #[test]
+    fn active_timeout_splits_a_busy_flow() {
+        let cfg = FlowConfig { active_timeout_ms: 5_000, ..Default::default() };
+        let mut s = shard(cfg);
+        let mut out = Vec::new();
+        for t in 0..12 {
+            s.process(&udp(1, 2, t * SEC), &mut out);
+        }
+        s.drain(EndReason::Shutdown, &mut out);
+        let parts: Vec<_> = out.iter().map(|r| (r.end_reason, r.src2dst.packets)).collect();
+        assert_eq!(
+            parts,
+            [(EndReason::Active, 5), (EndReason::Active, 5), (EndReason::Shutdown, 2)]
+        );
+    }
+
+    #[test]
+    fn tcp_end_on_fin_both_ways_and_on_rst() {
+        let mut s = shard(FlowConfig::default());
+        let mut out = Vec::new();
+        s.process(&pkt(1, 40000, 2, 80, 6, 0x02, SEC), &mut out); // SYN
+        s.process(&pkt(1, 40000, 2, 80, 6, 0x11, SEC), &mut out); // FIN+ACK
+        assert!(out.is_empty());
+        s.process(&pkt(2, 80, 1, 40000, 6, 0x11, SEC), &mut out); // FIN+ACK back
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].end_reason, out[0].bidirectional().packets), (EndReason::End, 3));
+        s.process(&pkt(3, 40000, 2, 80, 6, 0x04, SEC), &mut out); // lone RST
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1].end_reason, EndReason::End);
+        assert_eq!(s.live(), 0);
+    }
+
+    #[test]
+    fn tcp_end_off_keeps_the_flow() {
+        let mut s = shard(FlowConfig { tcp_end: false, ..Default::default() });
+        let mut out = Vec::new();
+        s.process(&pkt(1, 40000, 2, 80, 6, 0x04, SEC), &mut out);
+        s.process(&pkt(1, 40000, 2, 80, 6, 0x10, SEC), &mut out);
+        assert!(out.is_empty());
+        assert_eq!(s.live(), 1);
+    }
+
+    #[test]
+    fn full_table_evicts_least_recently_seen() {
+        let mut s = shard(FlowConfig { max_flows: 2, ..Default::default() });
+        let mut out = Vec::new();
+        s.process(&udp(1, 2, SEC), &mut out);
+        s.process(&udp(3, 4, 2 * SEC), &mut out);
+        s.process(&udp(1, 2, 3 * SEC), &mut out); // 1-2 is now the most recent
+        s.process(&udp(5, 6, 4 * SEC), &mut out); // evicts 3-4
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].end_reason, out[0].src_ip[3]), (EndReason::Evicted, 3));
+        assert_eq!(s.live(), 2);
+        assert_eq!(s.counters().flows_ended[EndReason::Evicted as usize], 1);
+    }
+
+    #[test]
+    fn slots_are_reused_and_ids_stay_unique() {
+        let mut s = Shard::new(FlowConfig { max_flows: 4, ..Default::default() }, 1, 3);
+        let mut out = Vec::new();
+        for i in 0..50u8 {
+            s.process(&udp(i, 200, u64::from(i) * SEC), &mut out);
+        }
+        s.drain(EndReason::Shutdown, &mut out);
+        assert_eq!(out.len(), 50);
+        let mut ids: Vec<u64> = out.iter().map(|r| r.id).collect();
+        assert!(ids.iter().all(|id| id % 3 == 1));
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 50);
+        assert!(s.entries.len() <= 4);
+    }
+
+    #[test]
+    fn stats_and_splt_follow_the_packets() {
+        let cfg = FlowConfig { stats: true, splt: 3, ..Default::default() };
+        let mut s = shard(cfg);
+        let mut out = Vec::new();
+        s.process(&pkt(1, 40000, 2, 80, 6, 0x02, 1_000_000_000), &mut out);
+        s.process(&pkt(2, 80, 1, 40000, 6, 0x12, 1_010_000_000), &mut out);
+        s.drain(EndReason::Shutdown, &mut out);
+        let r = &out[0];
+        let st = r.stats.as_ref().unwrap();
+        assert_eq!(st.flags[0].syn, 2);
+        assert_eq!(st.flags[2].ack, 1);
+        assert_eq!(st.piat_ms[0].max(), 10);
+        let splt = r.splt.as_ref().unwrap();
+        assert_eq!(splt.direction, [0, 1, -1]);
+        assert_eq!(splt.ps, [60, 60, -1]);
+        assert_eq!(splt.piat_ms, [0, 10, -1]);
+    }
+
+    #[test]
+    fn accounting_modes() {
+        for (acc, want) in [
+            (Accounting::Link, 60),
+            (Accounting::Ip, 40),
+            (Accounting::Transport, 20),
+            (Accounting::Payload, 0),
+        ] {
+            let mut s = shard(FlowConfig { accounting: acc, ..Default::default() });
+            let mut out = Vec::new();
+            let mut p = udp(1, 2, SEC);
+            p.decoded.l4_header_len = 20;
+            s.process(&p, &mut out);
+            s.drain(EndReason::Shutdown, &mut out);
+            assert_eq!(out[0].src2dst.bytes, want, "{acc:?}");
+        }
+    }
+}
