@@ -1,1 +1,6 @@
-//! End-to-end tests: one binary (STYLE.md §8).
+//! End-to-end tests: one binary (STYLE.md §8). Captures in, records out.
+
+mod common;
+mod determinism;
+mod fidelity;
+mod robustness;

@@ -1,1 +1,544 @@
-//! (being written)
+//! Wiring of the offline (pcap) data path: one reader, N workers, one exporter, bounded queues.
+//!
+//! ```text
+//! reader (caller's thread): PacketSource → packet::Decoder → FlowPacket (key, side, hash)
+//!    │ worker_of(hash) — symmetric, so both directions reach the same shard
+//!    ▼ bounded channel of PacketBatch per worker (full ⇒ the reader waits: offline, nothing
+//!    │ is dropped); emptied batches come back on a return channel and are reused
+//! worker w: flow::Shard::process per packet, Shard::advance(batch clock) per batch
+//!    ▼ bounded channel of Vec<FlowRecord> (full ⇒ the worker waits)
+//! exporter: every ExportSink::write_batch, flush at the end
+//! ```
+//!
+//! Time is packet time. Each batch carries the reader's clock (the latest timestamp read), so a
+//! worker expires idle flows even when its own packets are sparse; at end of input every worker
+//! gets the final clock, expires what is due, then ends the rest as `shutdown`. Because expiry
+//! decisions depend only on packet times, the set of records is the same for any worker count
+//! (`--max-flows` eviction aside, whose capacity is split over the shards).
+//!
+//! Counters are published by each thread once per batch into [`Counters`] (atomics), read by
+//! the progress display; nothing shared is touched per packet.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+
+use crate::capture::{Frame, PacketSource};
+use crate::error::Error;
+use crate::export::ExportSink;
+use crate::flow::key::worker_of;
+use crate::flow::{EndReason, FlowConfig, FlowPacket, FlowRecord, KeyHasher, Shard};
+use crate::packet::{Decoder, DecoderConfig, DropReason};
+
+/// Frames the reader takes from the source per call.
+const READ_BATCH: usize = 512;
+/// Packets per batch sent to a worker.
+const PACKET_BATCH: usize = 256;
+/// Batches queued per worker before the reader waits.
+const WORKER_QUEUE: usize = 8;
+/// Records per batch sent to the exporter.
+const RECORD_BATCH: usize = 512;
+/// Record batches queued before workers wait.
+const EXPORT_QUEUE: usize = 64;
+
+/// Settings of one offline run.
+#[derive(Clone, Copy, Debug)]
+pub struct PipelineConfig {
+    /// Worker threads (≥ 1).
+    pub workers: usize,
+    /// Flow table settings; `max_flows` is the total, split evenly over the workers.
+    pub flow: FlowConfig,
+    /// Decoder settings.
+    pub decoder: DecoderConfig,
+}
+
+/// Live counters, published once per batch by each thread.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Frames read from the source.
+    pub frames: AtomicU64,
+    /// Frames dropped by the decoder.
+    pub dropped: AtomicU64,
+    /// Flows created, all workers.
+    pub flows_created: AtomicU64,
+    /// Records written by the exporter.
+    pub records_exported: AtomicU64,
+    /// Set when a downstream stage failed: upstream stages stop.
+    pub stop: AtomicBool,
+}
+
+/// A progress callback and how often to call it.
+pub type ProgressHook<'a> = (&'a mut dyn FnMut(&Counters), Duration);
+
+/// What a run did, for the end-of-run summary and tests.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Frames read.
+    pub frames: u64,
+    /// Their wire bytes.
+    pub wire_bytes: u64,
+    /// Frames that became part of a flow.
+    pub decoded: u64,
+    /// Of those, frames shorter than their IP header says (snaplen).
+    pub truncated: u64,
+    /// Frames dropped, by `DropReason as usize`.
+    pub drops: [u64; DropReason::COUNT],
+    /// Flows created.
+    pub flows_created: u64,
+    /// Flows ended, by `EndReason as usize`.
+    pub flows_ended: [u64; EndReason::COUNT],
+    /// Records handed to every sink.
+    pub records_exported: u64,
+    /// Wall-clock time of the run.
+    pub elapsed: Duration,
+}
+
+impl Summary {
+    /// Frames dropped, all reasons.
+    pub fn dropped(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+}
+
+/// How a run ended: the summary of what was done, plus the error that cut it short, if any.
+/// Flows built before an input error are still exported.
+#[derive(Debug)]
+pub struct Outcome {
+    /// What was done.
+    pub summary: Summary,
+    /// The first error (input, sink or thread), if any.
+    pub error: Option<Error>,
+}
+
+struct PacketBatch {
+    pkts: Vec<FlowPacket>,
+    /// The reader's clock when the batch was sent: the latest timestamp read so far.
+    now_ns: u64,
+}
+
+struct WorkerResult {
+    flows_created: u64,
+    flows_ended: [u64; EndReason::COUNT],
+}
+
+/// Runs `source` to its end through decoder, `cfg.workers` shards and `sinks`.
+///
+/// `on_progress` is called from the reader's thread about every `progress_every` with the live
+/// counters (pass `None` for no progress).
+pub fn run_offline(
+    source: &mut dyn PacketSource,
+    cfg: &PipelineConfig,
+    mut sinks: Vec<Box<dyn ExportSink>>,
+    counters: &Arc<Counters>,
+    on_progress: Option<ProgressHook<'_>>,
+) -> Outcome {
+    let started = Instant::now();
+    let n = cfg.workers.max(1);
+    let flow_cfg = FlowConfig {
+        max_flows: cfg.flow.max_flows.div_ceil(n).max(1),
+        ..cfg.flow
+    };
+
+    let (rec_tx, rec_rx) = bounded::<Vec<FlowRecord>>(EXPORT_QUEUE);
+    let (ret_tx, ret_rx) = bounded::<PacketBatch>(n * (WORKER_QUEUE + 2));
+    let mut summary = Summary::default();
+
+    let (reader_result, worker_results, export_result) = std::thread::scope(|scope| {
+        let exporter = {
+            let counters = Arc::clone(counters);
+            std::thread::Builder::new()
+                .name("xdpflow-export".into())
+                .spawn_scoped(scope, move || export_loop(&rec_rx, &mut sinks, &counters))
+        };
+        let mut worker_txs = Vec::with_capacity(n);
+        let mut workers = Vec::with_capacity(n);
+        for w in 0..n {
+            let (tx, rx) = bounded::<PacketBatch>(WORKER_QUEUE);
+            worker_txs.push(tx);
+            let rec_tx = rec_tx.clone();
+            let ret_tx = ret_tx.clone();
+            let counters = Arc::clone(counters);
+            workers.push(
+                std::thread::Builder::new()
+                    .name(format!("xdpflow-worker-{w}"))
+                    .spawn_scoped(scope, move || {
+                        worker_loop(Shard::new(flow_cfg, w, n), &rx, &ret_tx, &rec_tx, &counters)
+                    }),
+            );
+        }
+        drop(rec_tx);
+        drop(ret_tx);
+
+        let reader_result = read_loop(
+            source,
+            cfg,
+            &worker_txs,
+            &ret_rx,
+            &mut summary,
+            counters,
+            on_progress,
+        );
+        drop(worker_txs);
+
+        let worker_results: Vec<Result<WorkerResult, Error>> = workers
+            .into_iter()
+            .enumerate()
+            .map(|(w, h)| join(h, &format!("xdpflow-worker-{w}")))
+            .collect();
+        let export_result = join(exporter, "xdpflow-export").and_then(|r| r);
+        (reader_result, worker_results, export_result)
+    });
+
+    let mut error = reader_result.err();
+    for r in worker_results {
+        match r {
+            Ok(w) => {
+                summary.flows_created += w.flows_created;
+                for (total, n) in summary.flows_ended.iter_mut().zip(w.flows_ended) {
+                    *total += n;
+                }
+            }
+            Err(e) => {
+                error.get_or_insert(e);
+            }
+        }
+    }
+    match export_result {
+        Ok(records) => summary.records_exported = records,
+        Err(e) => {
+            // A sink failure explains any input-side stop that it caused; report it first.
+            error = Some(e);
+        }
+    }
+    summary.elapsed = started.elapsed();
+    Outcome { summary, error }
+}
+
+fn join<T>(
+    handle: std::io::Result<std::thread::ScopedJoinHandle<'_, T>>,
+    name: &str,
+) -> Result<T, Error> {
+    let thread_err = |reason: String| Error::Thread {
+        thread: name.to_string(),
+        reason,
+    };
+    let handle = handle.map_err(|e| thread_err(format!("cannot spawn: {e}")))?;
+    handle.join().map_err(|p| {
+        let msg = p
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panicked".to_string());
+        thread_err(format!("panicked: {msg}"))
+    })
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the reader's whole context, called once"
+)]
+fn read_loop(
+    source: &mut dyn PacketSource,
+    cfg: &PipelineConfig,
+    worker_txs: &[Sender<PacketBatch>],
+    ret_rx: &Receiver<PacketBatch>,
+    summary: &mut Summary,
+    counters: &Counters,
+    mut on_progress: Option<ProgressHook<'_>>,
+) -> Result<(), Error> {
+    let n = worker_txs.len();
+    let hasher = KeyHasher::default();
+    let mut decoder = Decoder::new(cfg.decoder);
+    let new_batch = || PacketBatch {
+        pkts: Vec::with_capacity(PACKET_BATCH),
+        now_ns: 0,
+    };
+    let mut pending: Vec<PacketBatch> = (0..n).map(|_| new_batch()).collect();
+    let mut now_ns = 0u64;
+    let mut last_progress = Instant::now();
+    // Set when a worker is gone (it only leaves early when the exporter failed).
+    let mut downstream_gone = false;
+
+    let result = loop {
+        if counters.stop.load(Ordering::Relaxed) {
+            break Ok(());
+        }
+        let mut full: Vec<usize> = Vec::new();
+        let got = source.next_batch(READ_BATCH, &mut |f: Frame<'_>| {
+            summary.frames += 1;
+            summary.wire_bytes += u64::from(f.wire_len);
+            now_ns = now_ns.max(f.ts_ns);
+            match decoder.decode(f.link, f.data, f.ts_ns) {
+                Ok(d) => {
+                    summary.decoded += 1;
+                    summary.truncated += u64::from(d.is_truncated);
+                    let p = FlowPacket::new(&hasher, d, f.ts_ns, f.wire_len);
+                    let w = worker_of(p.hash, n);
+                    pending[w].pkts.push(p);
+                    if pending[w].pkts.len() == PACKET_BATCH {
+                        full.push(w);
+                    }
+                }
+                Err(reason) => summary.drops[reason as usize] += 1,
+            }
+        });
+        // Batches can fill mid-callback; the callback cannot send (it borrows `pending`), so
+        // a full batch may grow past PACKET_BATCH by at most READ_BATCH before it leaves.
+        for w in full {
+            if pending[w].pkts.len() >= PACKET_BATCH {
+                let fresh = ret_rx.try_recv().unwrap_or_else(|_| new_batch());
+                let mut batch = std::mem::replace(&mut pending[w], fresh);
+                batch.now_ns = now_ns;
+                if worker_txs[w].send(batch).is_err() {
+                    downstream_gone = true;
+                }
+            }
+        }
+        counters.frames.store(summary.frames, Ordering::Relaxed);
+        counters.dropped.store(summary.dropped(), Ordering::Relaxed);
+        if let Some((f, every)) = on_progress.as_mut()
+            && last_progress.elapsed() >= *every
+        {
+            f(counters);
+            last_progress = Instant::now();
+        }
+        match got {
+            Ok(0) => break Ok(()),
+            Ok(_) if downstream_gone => break Ok(()),
+            Ok(_) => {}
+            Err(e) => break Err(e),
+        }
+    };
+    // End of input (or of a broken input): flush what is pending with the final clock, so
+    // every worker expires what is due at that time before it ends the rest.
+    for (w, mut batch) in pending.into_iter().enumerate() {
+        batch.now_ns = now_ns;
+        let _ = worker_txs[w].send(batch);
+    }
+    result
+}
+
+fn worker_loop(
+    mut shard: Shard,
+    rx: &Receiver<PacketBatch>,
+    ret_tx: &Sender<PacketBatch>,
+    rec_tx: &Sender<Vec<FlowRecord>>,
+    counters: &Counters,
+) -> WorkerResult {
+    let mut out: Vec<FlowRecord> = Vec::with_capacity(RECORD_BATCH);
+    let mut published_created = 0;
+    let mut downstream_gone = false;
+    for mut batch in rx.iter() {
+        if downstream_gone {
+            continue; // drain the queue so the reader is never stuck on us
+        }
+        for p in &batch.pkts {
+            shard.process(p, &mut out);
+        }
+        shard.advance(batch.now_ns, &mut out);
+        batch.pkts.clear();
+        let _ = ret_tx.try_send(batch);
+        if out.len() >= RECORD_BATCH {
+            let full = std::mem::replace(&mut out, Vec::with_capacity(RECORD_BATCH));
+            downstream_gone = rec_tx.send(full).is_err();
+        }
+        let created = shard.counters().flows_created;
+        counters
+            .flows_created
+            .fetch_add(created - published_created, Ordering::Relaxed);
+        published_created = created;
+    }
+    if !downstream_gone {
+        shard.drain(EndReason::Shutdown, &mut out);
+        if !out.is_empty() {
+            let _ = rec_tx.send(out);
+        }
+    }
+    let c = shard.counters();
+    counters
+        .flows_created
+        .fetch_add(c.flows_created - published_created, Ordering::Relaxed);
+    WorkerResult {
+        flows_created: c.flows_created,
+        flows_ended: c.flows_ended,
+    }
+}
+
+fn export_loop(
+    rx: &Receiver<Vec<FlowRecord>>,
+    sinks: &mut [Box<dyn ExportSink>],
+    counters: &Counters,
+) -> Result<u64, Error> {
+    let mut records = 0u64;
+    let result = (|| {
+        for batch in rx.iter() {
+            for sink in sinks.iter_mut() {
+                sink.write_batch(&batch)?;
+            }
+            records += batch.len() as u64;
+            counters.records_exported.store(records, Ordering::Relaxed);
+        }
+        for sink in sinks.iter_mut() {
+            sink.flush()?;
+        }
+        Ok(records)
+    })();
+    if result.is_err() {
+        counters.stop.store(true, Ordering::Relaxed);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::mem::{MemSource, OwnedFrame};
+    use crate::packet::LinkType;
+    use std::sync::Mutex;
+
+    /// Collects records in memory.
+    struct Collect(Arc<Mutex<Vec<FlowRecord>>>);
+
+    impl ExportSink for Collect {
+        fn name(&self) -> &'static str {
+            "collect"
+        }
+        fn write_batch(&mut self, records: &[FlowRecord]) -> Result<(), Error> {
+            self.0.lock().unwrap().extend_from_slice(records);
+            Ok(())
+        }
+    }
+
+    /// A raw IPv4/UDP frame (LINKTYPE_RAW): 198.18.0.a:pa → 198.18.0.b:pb.
+    fn udp_frame(a: u8, pa: u16, b: u8, pb: u16, ts_ns: u64) -> OwnedFrame {
+        let mut d = vec![
+            0x45, 0x00, 0x00, 0x1c, // version/IHL, TOS, total length 28
+            0x00, 0x01, 0x00, 0x00, // id, flags/fragment offset
+            0x40, 0x11, 0x00, 0x00, // TTL 64, UDP, checksum (unchecked)
+            198, 18, 0, a, // source
+            198, 18, 0, b, // destination
+        ];
+        d.extend_from_slice(&pa.to_be_bytes());
+        d.extend_from_slice(&pb.to_be_bytes());
+        d.extend_from_slice(&[0x00, 0x08, 0x00, 0x00]); // UDP length 8, checksum
+        OwnedFrame {
+            ts_ns,
+            wire_len: 28,
+            link: LinkType::Raw,
+            data: d,
+        }
+    }
+
+    fn run(frames: Vec<OwnedFrame>, workers: usize) -> (Summary, Vec<FlowRecord>) {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let cfg = PipelineConfig {
+            workers,
+            flow: FlowConfig::default(),
+            decoder: DecoderConfig::default(),
+        };
+        let mut src = MemSource::new(frames);
+        let sinks: Vec<Box<dyn ExportSink>> = vec![Box::new(Collect(Arc::clone(&got)))];
+        let out = run_offline(&mut src, &cfg, sinks, &Arc::new(Counters::default()), None);
+        assert!(out.error.is_none(), "{:?}", out.error);
+        let recs = std::mem::take(&mut *got.lock().unwrap());
+        (out.summary, recs)
+    }
+
+    #[test]
+    fn every_flow_is_exported_once_for_any_worker_count() {
+        // 300 flows × 4 packets (2 each way), plus a non-IP frame that must be counted.
+        let mut frames = Vec::new();
+        for round in 0..2u64 {
+            for i in 0..300u16 {
+                let ts = (round * 1000 + u64::from(i)) * 1_000_000;
+                frames.push(udp_frame(1, 10_000 + i, 2, 53, ts));
+                frames.push(udp_frame(2, 53, 1, 10_000 + i, ts + 1));
+            }
+        }
+        frames.push(OwnedFrame {
+            ts_ns: 0,
+            wire_len: 1,
+            link: LinkType::Raw,
+            data: vec![0x10],
+        });
+        let mut baseline: Option<Vec<(u16, u64, u64)>> = None;
+        for workers in [1, 2, 3, 8] {
+            let (summary, recs) = run(frames.clone(), workers);
+            assert_eq!(summary.frames, 1201);
+            assert_eq!(summary.dropped(), 1, "{:?}", summary.drops);
+            assert_eq!(summary.records_exported, 300);
+            assert_eq!(summary.flows_created, 300);
+            let mut view: Vec<(u16, u64, u64)> = recs
+                .iter()
+                .map(|r| (r.src_port, r.src2dst.packets, r.dst2src.packets))
+                .collect();
+            view.sort_unstable();
+            assert!(view.iter().all(|&(_, a, b)| a == 2 && b == 2));
+            match &baseline {
+                None => baseline = Some(view),
+                Some(b) => assert_eq!(&view, b, "workers = {workers}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_final_clock_expires_idle_flows_on_every_worker() {
+        // Flow A is idle by the time of the last packet (of flow B, 200 s later).
+        let frames = vec![
+            udp_frame(1, 1, 2, 2, 0),
+            udp_frame(3, 3, 4, 4, 200_000_000_000),
+        ];
+        for workers in [1, 4] {
+            let (summary, recs) = run(frames.clone(), workers);
+            assert_eq!(summary.flows_ended[EndReason::Idle as usize], 1);
+            assert_eq!(summary.flows_ended[EndReason::Shutdown as usize], 1);
+            assert_eq!(recs.len(), 2);
+        }
+    }
+
+    /// A sink that fails on its first batch.
+    struct Broken;
+
+    impl ExportSink for Broken {
+        fn name(&self) -> &'static str {
+            "broken"
+        }
+        fn write_batch(&mut self, _: &[FlowRecord]) -> Result<(), Error> {
+            Err(Error::OutputIo {
+                path: "broken".into(),
+                source: std::io::Error::from(std::io::ErrorKind::BrokenPipe),
+            })
+        }
+    }
+
+    #[test]
+    fn a_failing_sink_stops_the_run_with_its_error() {
+        let frames: Vec<_> = (0..5000u16)
+            .map(|i| udp_frame(1, i, 2, 53, u64::from(i) * 1000))
+            .collect();
+        let cfg = PipelineConfig {
+            workers: 2,
+            flow: FlowConfig {
+                tcp_end: true,
+                max_flows: 100,
+                ..FlowConfig::default()
+            },
+            decoder: DecoderConfig::default(),
+        };
+        let mut src = MemSource::new(frames);
+        let out = run_offline(
+            &mut src,
+            &cfg,
+            vec![Box::new(Broken)],
+            &Arc::new(Counters::default()),
+            None,
+        );
+        assert!(
+            matches!(out.error, Some(Error::OutputIo { .. })),
+            "{:?}",
+            out.error
+        );
+    }
+}

@@ -1,1 +1,137 @@
-//! (being written)
+//! What a person at a terminal sees: a progress line on stderr while a long file is read, and
+//! the end-of-run summary. Nothing here is on the packet path: the reader calls
+//! [`Progress::update`] a few times a second with the published counters.
+
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use crate::flow::EndReason;
+use crate::packet::DropReason;
+use crate::pipeline::{Counters, Summary};
+
+/// The live progress line.
+#[derive(Debug)]
+pub struct Progress {
+    started: Instant,
+    tty: bool,
+    drawn: bool,
+}
+
+impl Progress {
+    /// A progress display; `force` shows it even when stderr is not a terminal (then one line
+    /// per update).
+    pub fn new(force: bool) -> Option<Progress> {
+        let tty = std::io::stderr().is_terminal();
+        (tty || force).then(|| Progress {
+            started: Instant::now(),
+            tty,
+            drawn: false,
+        })
+    }
+
+    /// Redraws the line from the counters.
+    pub fn update(&mut self, c: &Counters) {
+        let frames = c.frames.load(Ordering::Relaxed);
+        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+        let line = format!(
+            "{} packets · {} flows · {} exported · {} packets/s",
+            human(frames as f64),
+            human(c.flows_created.load(Ordering::Relaxed) as f64),
+            human(c.records_exported.load(Ordering::Relaxed) as f64),
+            human(frames as f64 / secs),
+        );
+        let mut err = std::io::stderr().lock();
+        let _ = if self.tty {
+            write!(err, "\r\x1b[K{line}")
+        } else {
+            writeln!(err, "progress: {line}")
+        };
+        self.drawn = true;
+    }
+
+    /// Clears the line before the summary is printed.
+    pub fn finish(&mut self) {
+        if self.tty && self.drawn {
+            let _ = write!(std::io::stderr().lock(), "\r\x1b[K");
+        }
+    }
+}
+
+/// `1234567.0` → `1.23 M`.
+pub fn human(x: f64) -> String {
+    match x {
+        x if x >= 1e9 => format!("{:.2} G", x / 1e9),
+        x if x >= 1e6 => format!("{:.2} M", x / 1e6),
+        x if x >= 1e4 => format!("{:.1} k", x / 1e3),
+        x => format!("{x:.0}"),
+    }
+}
+
+/// The end-of-run summary, several lines, for stderr.
+pub fn summary_text(s: &Summary) -> String {
+    let secs = s.elapsed.as_secs_f64().max(1e-9);
+    let mut t = format!(
+        "xdpflow: {} packets ({} bytes) in {:.2} s, {} packets/s\n",
+        s.frames,
+        s.wire_bytes,
+        secs,
+        human(s.frames as f64 / secs)
+    );
+    t += &format!("  decoded {}", s.decoded);
+    if s.truncated > 0 {
+        t += &format!(" (of which {} cut short by the snaplen)", s.truncated);
+    }
+    t += &format!(", dropped {}", s.dropped());
+    let drops: Vec<String> = DropReason::ALL
+        .iter()
+        .filter(|r| s.drops[**r as usize] > 0)
+        .map(|r| format!("{} {}", r.as_label(), s.drops[*r as usize]))
+        .collect();
+    if !drops.is_empty() {
+        t += &format!(": {}", drops.join(", "));
+    }
+    t += "\n";
+    let ended: Vec<String> = EndReason::ALL
+        .iter()
+        .map(|r| format!("{} {}", r.as_label(), s.flows_ended[*r as usize]))
+        .collect();
+    t += &format!(
+        "  flows {} created, {} exported ({})\n",
+        s.flows_created,
+        s.records_exported,
+        ended.join(", ")
+    );
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_scales() {
+        assert_eq!(human(999.0), "999");
+        assert_eq!(human(51_588.0), "51.6 k");
+        assert_eq!(human(2_345_678.0), "2.35 M");
+    }
+
+    #[test]
+    fn summary_names_drop_reasons_and_end_reasons() {
+        let mut s = Summary {
+            frames: 10,
+            decoded: 8,
+            ..Summary::default()
+        };
+        s.drops[DropReason::NotIp as usize] = 2;
+        s.flows_created = 3;
+        s.records_exported = 3;
+        s.flows_ended[EndReason::Idle as usize] = 3;
+        let t = summary_text(&s);
+        assert!(t.contains("dropped 2: not_ip 2"), "{t}");
+        assert!(
+            t.contains("flows 3 created, 3 exported (idle 3, active 0"),
+            "{t}"
+        );
+    }
+}

@@ -65,7 +65,12 @@ impl PacketSource for MemSource {
     fn next_batch(&mut self, max: usize, f: &mut dyn FnMut(Frame<'_>)) -> Result<usize, Error> {
         let end = self.frames.len().min(self.pos + max);
         for fr in &self.frames[self.pos..end] {
-            f(Frame { ts_ns: fr.ts_ns, wire_len: fr.wire_len, link: fr.link, data: &fr.data });
+            f(Frame {
+                ts_ns: fr.ts_ns,
+                wire_len: fr.wire_len,
+                link: fr.link,
+                data: &fr.data,
+            });
         }
         let n = end - self.pos;
         self.pos = end;
@@ -79,7 +84,12 @@ mod tests {
 
     #[test]
     fn replays_in_order_then_ends() {
-        let frame = |ts| OwnedFrame { ts_ns: ts, wire_len: 3, link: LinkType::Raw, data: vec![1] };
+        let frame = |ts| OwnedFrame {
+            ts_ns: ts,
+            wire_len: 3,
+            link: LinkType::Raw,
+            data: vec![1],
+        };
         let mut src = MemSource::new(vec![frame(1), frame(2), frame(3)]);
         let mut seen = Vec::new();
         assert_eq!(src.next_batch(2, &mut |f| seen.push(f.ts_ns)).unwrap(), 2);

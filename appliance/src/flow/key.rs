@@ -21,9 +21,10 @@ pub struct FlowKey {
 }
 
 /// Which way a packet travels relative to the canonical key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Side {
     /// The packet's source is the key's low endpoint.
+    #[default]
     FromLo,
     /// The packet's source is the key's high endpoint.
     FromHi,
@@ -99,7 +100,7 @@ impl KeyHasher {
 /// lean on (hashbrown takes the low bits for the bucket and the top 7 for the tag).
 #[inline]
 pub fn worker_of(hash: u64, n: usize) -> usize {
-    (((hash >> 24) & 0xffff_ffff) * n as u64 >> 32) as usize
+    ((((hash >> 24) & 0xffff_ffff) * n as u64) >> 32) as usize
 }
 
 #[cfg(test)]
@@ -108,7 +109,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn tuple(a: [u8; 4], ap: u16, b: [u8; 4], bp: u16) -> Tuple {
-        let mut t = Tuple { protocol: 6, ip_version: 4, ..Tuple::default() };
+        let mut t = Tuple {
+            protocol: 6,
+            ip_version: 4,
+            ..Tuple::default()
+        };
         t.src_ip[..4].copy_from_slice(&a);
         t.dst_ip[..4].copy_from_slice(&b);
         t.src_port = ap;

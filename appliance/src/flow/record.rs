@@ -172,7 +172,12 @@ mod tests {
 
     #[test]
     fn bidirectional_ignores_an_empty_direction() {
-        let a = DirCounters { first_seen_ms: 10, last_seen_ms: 20, packets: 2, bytes: 100 };
+        let a = DirCounters {
+            first_seen_ms: 10,
+            last_seen_ms: 20,
+            packets: 2,
+            bytes: 100,
+        };
         let mut r = FlowRecord {
             id: 0,
             end_reason: EndReason::Idle,
@@ -192,9 +197,17 @@ mod tests {
             splt: None,
         };
         assert_eq!(r.bidirectional(), a);
-        r.dst2src = DirCounters { first_seen_ms: 5, last_seen_ms: 15, packets: 1, bytes: 1 };
+        r.dst2src = DirCounters {
+            first_seen_ms: 5,
+            last_seen_ms: 15,
+            packets: 1,
+            bytes: 1,
+        };
         let bi = r.bidirectional();
-        assert_eq!((bi.first_seen_ms, bi.last_seen_ms, bi.packets, bi.bytes), (5, 20, 3, 101));
+        assert_eq!(
+            (bi.first_seen_ms, bi.last_seen_ms, bi.packets, bi.bytes),
+            (5, 20, 3, 101)
+        );
         assert_eq!(bi.duration_ms(), 15);
     }
 }

@@ -94,18 +94,19 @@ pub struct FlowPacket {
     pub decoded: Decoded,
 }
 
-impl Default for Side {
-    fn default() -> Self {
-        Side::FromLo
-    }
-}
-
 impl FlowPacket {
     /// Keys and hashes a decoded packet.
     #[inline]
     pub fn new(hasher: &KeyHasher, decoded: Decoded, ts_ns: u64, wire_len: u32) -> Self {
         let (key, side) = FlowKey::new(&decoded.tuple);
-        FlowPacket { key, side, hash: hasher.hash(&key), ts_ns, wire_len, decoded }
+        FlowPacket {
+            key,
+            side,
+            hash: hasher.hash(&key),
+            ts_ns,
+            wire_len,
+            decoded,
+        }
     }
 }
 
@@ -135,7 +136,10 @@ struct List {
 }
 
 impl List {
-    const EMPTY: List = List { head: NIL, tail: NIL };
+    const EMPTY: List = List {
+        head: NIL,
+        tail: NIL,
+    };
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,7 +190,11 @@ struct SpltCell {
     piat_ms: i64,
 }
 
-const SPLT_PAD: SpltCell = SpltCell { direction: -1, ps: -1, piat_ms: -1 };
+const SPLT_PAD: SpltCell = SpltCell {
+    direction: -1,
+    ps: -1,
+    piat_ms: -1,
+};
 
 /// One worker's flow table. See the module docs.
 #[derive(Debug)]
@@ -212,7 +220,10 @@ impl Shard {
     pub fn new(cfg: FlowConfig, worker: usize, workers: usize) -> Self {
         let cap = cfg.max_flows.max(1);
         Shard {
-            cfg: FlowConfig { max_flows: cap, ..cfg },
+            cfg: FlowConfig {
+                max_flows: cap,
+                ..cfg
+            },
             index: HashTable::with_capacity(cap),
             entries: Vec::with_capacity(cap),
             free: Vec::with_capacity(cap),
@@ -245,7 +256,10 @@ impl Shard {
         self.counters.packets += 1;
         self.counters.bytes += u64::from(p.wire_len);
         let entries = &self.entries;
-        let found = self.index.find(p.hash, |&i| entries[i as usize].key == p.key).copied();
+        let found = self
+            .index
+            .find(p.hash, |&i| entries[i as usize].key == p.key)
+            .copied();
         let idx = match found {
             Some(i) => {
                 let e = &self.entries[i as usize];
@@ -316,8 +330,14 @@ impl Shard {
             src_mac: p.decoded.src_mac,
             dst_mac: p.decoded.dst_mac,
             dir: [DirCounters::default(); 2],
-            lru: Links { prev: NIL, next: NIL },
-            age: Links { prev: NIL, next: NIL },
+            lru: Links {
+                prev: NIL,
+                next: NIL,
+            },
+            age: Links {
+                prev: NIL,
+                next: NIL,
+            },
             src_side: p.side,
             fins: 0,
         };
@@ -346,7 +366,8 @@ impl Shard {
             self.splt[idx as usize * n..(idx as usize + 1) * n].fill(SPLT_PAD);
         }
         let entries = &self.entries;
-        self.index.insert_unique(p.hash, idx, |&i| entries[i as usize].hash);
+        self.index
+            .insert_unique(p.hash, idx, |&i| entries[i as usize].hash);
         self.push_front(Which::Lru, idx);
         self.push_front(Which::Age, idx);
         self.live += 1;
@@ -382,7 +403,11 @@ impl Shard {
             *cell = SpltCell {
                 direction: dir as i8,
                 ps: i32::try_from(size).unwrap_or(i32::MAX),
-                piat_ms: if n_before == 0 { 0 } else { ts_ms.saturating_sub(last_bi) as i64 },
+                piat_ms: if n_before == 0 {
+                    0
+                } else {
+                    ts_ms.saturating_sub(last_bi) as i64
+                },
             };
         }
         dir
@@ -415,7 +440,8 @@ impl Shard {
         let t = e.key.tuple_from(e.src_side);
         let stats = self.cfg.stats.then(|| Box::new(self.stats[idx as usize]));
         let splt = (self.cfg.splt > 0).then(|| {
-            let cells = &self.splt[idx as usize * self.cfg.splt..(idx as usize + 1) * self.cfg.splt];
+            let cells =
+                &self.splt[idx as usize * self.cfg.splt..(idx as usize + 1) * self.cfg.splt];
             Box::new(Splt {
                 direction: cells.iter().map(|c| c.direction).collect(),
                 ps: cells.iter().map(|c| c.ps).collect(),
@@ -459,7 +485,10 @@ impl Shard {
 
     fn push_front(&mut self, which: Which, idx: u32) {
         let head = self.list(which).head;
-        *self.links(which, idx) = Links { prev: NIL, next: head };
+        *self.links(which, idx) = Links {
+            prev: NIL,
+            next: head,
+        };
         if head != NIL {
             self.links(which, head).prev = idx;
         }
@@ -482,7 +511,10 @@ impl Shard {
         } else {
             self.list(which).tail = prev;
         }
-        *self.links(which, idx) = Links { prev: NIL, next: NIL };
+        *self.links(which, idx) = Links {
+            prev: NIL,
+            next: NIL,
+        };
     }
 }
 
@@ -494,12 +526,22 @@ mod tests {
     const SEC: u64 = 1_000_000_000;
 
     fn pkt(a: u8, ap: u16, b: u8, bp: u16, proto: u8, flags: u8, ts_ns: u64) -> FlowPacket {
-        let mut t = Tuple { protocol: proto, ip_version: 4, ..Tuple::default() };
+        let mut t = Tuple {
+            protocol: proto,
+            ip_version: 4,
+            ..Tuple::default()
+        };
         t.src_ip[..4].copy_from_slice(&[198, 18, 0, a]);
         t.dst_ip[..4].copy_from_slice(&[198, 18, 0, b]);
         t.src_port = ap;
         t.dst_port = bp;
-        let d = Decoded { tuple: t, tcp_flags: flags, ip_len: 40, ip_header_len: 20, ..Default::default() };
+        let d = Decoded {
+            tuple: t,
+            tcp_flags: flags,
+            ip_len: 40,
+            ip_header_len: 20,
+            ..Default::default()
+        };
         FlowPacket::new(&KeyHasher::default(), d, ts_ns, 60)
     }
 
@@ -521,7 +563,10 @@ mod tests {
         s.drain(EndReason::Shutdown, &mut out);
         assert_eq!(out.len(), 1);
         let r = &out[0];
-        assert_eq!((r.src_ip[3], r.src_port, r.dst_ip[3], r.dst_port), (9, 53, 1, 1000));
+        assert_eq!(
+            (r.src_ip[3], r.src_port, r.dst_ip[3], r.dst_port),
+            (9, 53, 1, 1000)
+        );
         assert_eq!((r.src2dst.packets, r.dst2src.packets), (1, 2));
         assert_eq!(r.bidirectional().bytes, 180);
         assert_eq!(r.bidirectional().duration_ms(), 2000);
@@ -538,14 +583,20 @@ mod tests {
         assert!(out.is_empty());
         s.process(&udp(1, 2, (119_999 + 120_000) * 1_000_000), &mut out); // exactly idle
         assert_eq!(out.len(), 1);
-        assert_eq!((out[0].end_reason, out[0].src2dst.packets), (EndReason::Idle, 2));
+        assert_eq!(
+            (out[0].end_reason, out[0].src2dst.packets),
+            (EndReason::Idle, 2)
+        );
         assert_eq!(s.live(), 1);
     }
 
     #[test]
     fn advance_expires_idle_and_active_without_packets() {
-        let cfg =
-            FlowConfig { idle_timeout_ms: 10_000, active_timeout_ms: 30_000, ..Default::default() };
+        let cfg = FlowConfig {
+            idle_timeout_ms: 10_000,
+            active_timeout_ms: 30_000,
+            ..Default::default()
+        };
         let mut s = shard(cfg);
         let mut out = Vec::new();
         s.process(&udp(1, 2, 0), &mut out); // then silent: idle at 10 s
@@ -559,23 +610,36 @@ mod tests {
         assert_eq!((out[0].end_reason, out[0].src_ip[3]), (EndReason::Idle, 1));
         s.advance(30 * SEC, &mut out);
         assert_eq!(out.len(), 2);
-        assert_eq!((out[1].end_reason, out[1].src2dst.packets), (EndReason::Active, 25));
+        assert_eq!(
+            (out[1].end_reason, out[1].src2dst.packets),
+            (EndReason::Active, 25)
+        );
         assert_eq!(s.live(), 0);
     }
 
     #[test]
     fn active_timeout_splits_a_busy_flow() {
-        let cfg = FlowConfig { active_timeout_ms: 5_000, ..Default::default() };
+        let cfg = FlowConfig {
+            active_timeout_ms: 5_000,
+            ..Default::default()
+        };
         let mut s = shard(cfg);
         let mut out = Vec::new();
         for t in 0..12 {
             s.process(&udp(1, 2, t * SEC), &mut out);
         }
         s.drain(EndReason::Shutdown, &mut out);
-        let parts: Vec<_> = out.iter().map(|r| (r.end_reason, r.src2dst.packets)).collect();
+        let parts: Vec<_> = out
+            .iter()
+            .map(|r| (r.end_reason, r.src2dst.packets))
+            .collect();
         assert_eq!(
             parts,
-            [(EndReason::Active, 5), (EndReason::Active, 5), (EndReason::Shutdown, 2)]
+            [
+                (EndReason::Active, 5),
+                (EndReason::Active, 5),
+                (EndReason::Shutdown, 2)
+            ]
         );
     }
 
@@ -588,7 +652,10 @@ mod tests {
         assert!(out.is_empty());
         s.process(&pkt(2, 80, 1, 40000, 6, 0x11, SEC), &mut out); // FIN+ACK back
         assert_eq!(out.len(), 1);
-        assert_eq!((out[0].end_reason, out[0].bidirectional().packets), (EndReason::End, 3));
+        assert_eq!(
+            (out[0].end_reason, out[0].bidirectional().packets),
+            (EndReason::End, 3)
+        );
         s.process(&pkt(3, 40000, 2, 80, 6, 0x04, SEC), &mut out); // lone RST
         assert_eq!(out.len(), 2);
         assert_eq!(out[1].end_reason, EndReason::End);
@@ -597,7 +664,10 @@ mod tests {
 
     #[test]
     fn tcp_end_off_keeps_the_flow() {
-        let mut s = shard(FlowConfig { tcp_end: false, ..Default::default() });
+        let mut s = shard(FlowConfig {
+            tcp_end: false,
+            ..Default::default()
+        });
         let mut out = Vec::new();
         s.process(&pkt(1, 40000, 2, 80, 6, 0x04, SEC), &mut out);
         s.process(&pkt(1, 40000, 2, 80, 6, 0x10, SEC), &mut out);
@@ -607,21 +677,34 @@ mod tests {
 
     #[test]
     fn full_table_evicts_least_recently_seen() {
-        let mut s = shard(FlowConfig { max_flows: 2, ..Default::default() });
+        let mut s = shard(FlowConfig {
+            max_flows: 2,
+            ..Default::default()
+        });
         let mut out = Vec::new();
         s.process(&udp(1, 2, SEC), &mut out);
         s.process(&udp(3, 4, 2 * SEC), &mut out);
         s.process(&udp(1, 2, 3 * SEC), &mut out); // 1-2 is now the most recent
         s.process(&udp(5, 6, 4 * SEC), &mut out); // evicts 3-4
         assert_eq!(out.len(), 1);
-        assert_eq!((out[0].end_reason, out[0].src_ip[3]), (EndReason::Evicted, 3));
+        assert_eq!(
+            (out[0].end_reason, out[0].src_ip[3]),
+            (EndReason::Evicted, 3)
+        );
         assert_eq!(s.live(), 2);
         assert_eq!(s.counters().flows_ended[EndReason::Evicted as usize], 1);
     }
 
     #[test]
     fn slots_are_reused_and_ids_stay_unique() {
-        let mut s = Shard::new(FlowConfig { max_flows: 4, ..Default::default() }, 1, 3);
+        let mut s = Shard::new(
+            FlowConfig {
+                max_flows: 4,
+                ..Default::default()
+            },
+            1,
+            3,
+        );
         let mut out = Vec::new();
         for i in 0..50u8 {
             s.process(&udp(i, 200, u64::from(i) * SEC), &mut out);
@@ -638,7 +721,11 @@ mod tests {
 
     #[test]
     fn stats_and_splt_follow_the_packets() {
-        let cfg = FlowConfig { stats: true, splt: 3, ..Default::default() };
+        let cfg = FlowConfig {
+            stats: true,
+            splt: 3,
+            ..Default::default()
+        };
         let mut s = shard(cfg);
         let mut out = Vec::new();
         s.process(&pkt(1, 40000, 2, 80, 6, 0x02, 1_000_000_000), &mut out);
@@ -663,7 +750,10 @@ mod tests {
             (Accounting::Transport, 20),
             (Accounting::Payload, 0),
         ] {
-            let mut s = shard(FlowConfig { accounting: acc, ..Default::default() });
+            let mut s = shard(FlowConfig {
+                accounting: acc,
+                ..Default::default()
+            });
             let mut out = Vec::new();
             let mut p = udp(1, 2, SEC);
             p.decoded.l4_header_len = 20;

@@ -49,7 +49,11 @@ impl Running {
 
     /// Sample standard deviation, 0 with fewer than two values.
     pub fn stddev(&self) -> f64 {
-        if self.n < 2 { 0.0 } else { (self.m2 / (self.n - 1) as f64).sqrt() }
+        if self.n < 2 {
+            0.0
+        } else {
+            (self.m2 / (self.n - 1) as f64).sqrt()
+        }
     }
 }
 

@@ -1,0 +1,172 @@
+//! Fidelity with nfstream 6.6: for every capture in `../shared/pcaps/public`, our flows
+//! (`--tcp-end off`, defaults otherwise) against nfstream's in `nfstream/NAME.csv`.
+//!
+//! Flows are matched on (src ip, src port, dst ip, dst port, protocol, vlan_id); a flow
+//! *matches* when bidirectional packets and bytes and src2dst / dst2src packets are equal too.
+//! `tests/golden/fidelity/nfstream.tsv` holds, per file, the number of nfstream flows we match
+//! exactly; the test fails if any file falls below it. `UPDATE_GOLDEN=1` rewrites the file
+//! (review the diff: a lower number is a regression). The deliberate differences are listed in
+//! `tests/golden/fidelity/README.md`.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use appliance::flow::{FlowConfig, FlowRecord};
+use appliance::packet::DecoderConfig;
+use appliance::pipeline::PipelineConfig;
+
+use crate::common::{captures, public_pcaps, run_files};
+
+type Key = (String, u16, String, u16, u8, u16);
+type Counts = (u64, u64, u64, u64);
+
+fn nfstream_flows(csv: &Path) -> Vec<(Key, Counts)> {
+    let text = std::fs::read_to_string(csv).expect("readable csv");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let (si, sp, di, dp, pr, vl) = (
+        col("src_ip"),
+        col("src_port"),
+        col("dst_ip"),
+        col("dst_port"),
+        col("protocol"),
+        col("vlan_id"),
+    );
+    let (bp, bb, sd, ds) = (
+        col("bidirectional_packets"),
+        col("bidirectional_bytes"),
+        col("src2dst_packets"),
+        col("dst2src_packets"),
+    );
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            // requested_server_name (last) may hold commas; the numeric columns come first.
+            let f: Vec<&str> = l.split(',').collect();
+            let n = |i: usize| f[i].parse::<u64>().expect("number");
+            let key = (
+                f[si].to_string(),
+                n(sp) as u16,
+                f[di].to_string(),
+                n(dp) as u16,
+                n(pr) as u8,
+                n(vl) as u16,
+            );
+            (key, (n(bp), n(bb), n(sd), n(ds)))
+        })
+        .collect()
+}
+
+fn our_flows(records: &[FlowRecord]) -> Vec<(Key, Counts)> {
+    records
+        .iter()
+        .map(|r| {
+            let b = r.bidirectional();
+            let key = (
+                r.src_addr().to_string(),
+                r.src_port,
+                r.dst_addr().to_string(),
+                r.dst_port,
+                r.protocol,
+                r.vlan_id,
+            );
+            (
+                key,
+                (b.packets, b.bytes, r.src2dst.packets, r.dst2src.packets),
+            )
+        })
+        .collect()
+}
+
+/// (nfstream flows, our flows, exact matches).
+fn compare(theirs: &[(Key, Counts)], ours: &[(Key, Counts)]) -> (usize, usize, usize) {
+    let mut pool: HashMap<(&Key, &Counts), usize> = HashMap::new();
+    for (k, c) in ours {
+        *pool.entry((k, c)).or_default() += 1;
+    }
+    let mut matched = 0;
+    for (k, c) in theirs {
+        if let Some(n) = pool.get_mut(&(k, c)) {
+            if *n > 0 {
+                *n -= 1;
+                matched += 1;
+            }
+        }
+    }
+    (theirs.len(), ours.len(), matched)
+}
+
+pub fn nfstream_config(workers: usize) -> PipelineConfig {
+    PipelineConfig {
+        workers,
+        flow: FlowConfig {
+            tcp_end: false,
+            max_flows: 1 << 20,
+            ..FlowConfig::default()
+        },
+        decoder: DecoderConfig::default(),
+    }
+}
+
+#[test]
+fn flows_match_nfstream_on_public_captures() {
+    let Some(dir) = public_pcaps() else {
+        eprintln!("skipped: ../shared/pcaps/public not found (fidelity needs the shared captures)");
+        return;
+    };
+    let golden_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/fidelity/nfstream.tsv");
+    let golden: HashMap<String, usize> = std::fs::read_to_string(&golden_path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("file\t"))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            Some((f.first()?.to_string(), f.get(3)?.parse().ok()?))
+        })
+        .collect();
+
+    let mut table = String::from("file\tnfstream\tours\tmatched\n");
+    let (mut total_theirs, mut total_matched) = (0, 0);
+    let mut regressions = Vec::new();
+    for pcap in captures(&dir) {
+        let name = pcap.file_name().unwrap().to_string_lossy().to_string();
+        let csv = dir.join("nfstream").join(format!("{name}.csv"));
+        if !csv.exists() {
+            continue;
+        }
+        let (_outcome, records) = run_files(std::slice::from_ref(&pcap), &nfstream_config(1));
+        let (theirs, ours, matched) = compare(&nfstream_flows(&csv), &our_flows(&records));
+        total_theirs += theirs;
+        total_matched += matched;
+        writeln!(table, "{name}\t{theirs}\t{ours}\t{matched}").unwrap();
+        if let Some(&floor) = golden.get(&name) {
+            if matched < floor {
+                regressions.push(format!("{name}: {matched} matched, golden {floor}"));
+            }
+        }
+    }
+    let pct = 100.0 * total_matched as f64 / total_theirs.max(1) as f64;
+    writeln!(
+        table,
+        "# total\t{total_theirs}\t-\t{total_matched}\t({pct:.2}%)"
+    )
+    .unwrap();
+    eprintln!("{table}");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(golden_path.parent().unwrap()).unwrap();
+        std::fs::write(&golden_path, &table).unwrap();
+        return;
+    }
+    assert!(
+        !golden.is_empty(),
+        "no golden file at {}: run with UPDATE_GOLDEN=1",
+        golden_path.display()
+    );
+    assert!(
+        regressions.is_empty(),
+        "fidelity regressed:\n{}",
+        regressions.join("\n")
+    );
+}
