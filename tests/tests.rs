@@ -1,5 +1,6 @@
 //! End-to-end tests: one binary (STYLE.md §8). Captures in, records out.
 
+mod alloc;
 mod common;
 mod determinism;
 mod fidelity;
