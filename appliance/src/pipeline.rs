@@ -61,6 +61,10 @@ pub struct Counters {
     pub frames: AtomicU64,
     /// Frames dropped by the decoder.
     pub dropped: AtomicU64,
+    /// Input bytes consumed (capture files).
+    pub input_bytes: AtomicU64,
+    /// Input bytes in all, 0 when unknown (stdin).
+    pub input_total: AtomicU64,
     /// Flows created, all workers.
     pub flows_created: AtomicU64,
     /// Records written by the exporter.
@@ -298,6 +302,10 @@ fn read_loop(
         }
         counters.frames.store(summary.frames, Ordering::Relaxed);
         counters.dropped.store(summary.dropped(), Ordering::Relaxed);
+        if let Some((done, total)) = source.progress() {
+            counters.input_bytes.store(done, Ordering::Relaxed);
+            counters.input_total.store(total.unwrap_or(0), Ordering::Relaxed);
+        }
         if let Some((f, every)) = on_progress.as_mut()
             && last_progress.elapsed() >= *every
         {

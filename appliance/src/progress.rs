@@ -34,8 +34,15 @@ impl Progress {
     pub fn update(&mut self, c: &Counters) {
         let frames = c.frames.load(Ordering::Relaxed);
         let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+        let done = c.input_bytes.load(Ordering::Relaxed);
+        let total = c.input_total.load(Ordering::Relaxed);
+        let pct = if total > 0 {
+            format!("{:5.1}% · ", 100.0 * done as f64 / total as f64)
+        } else {
+            String::new()
+        };
         let line = format!(
-            "{} packets · {} flows · {} exported · {} packets/s",
+            "{pct}{} packets · {} flows · {} exported · {} packets/s",
             human(frames as f64),
             human(c.flows_created.load(Ordering::Relaxed) as f64),
             human(c.records_exported.load(Ordering::Relaxed) as f64),

@@ -33,4 +33,10 @@ pub trait PacketSource {
     /// A broken source (truncated or corrupt capture file, I/O error). Frames delivered before
     /// the error are valid; the caller exports what it has built and reports the error.
     fn next_batch(&mut self, max: usize, f: &mut dyn FnMut(Frame<'_>)) -> Result<usize, Error>;
+
+    /// Bytes of input consumed so far and, when known, in all (for a progress display).
+    /// Default: unknown.
+    fn progress(&self) -> Option<(u64, Option<u64>)> {
+        None
+    }
 }

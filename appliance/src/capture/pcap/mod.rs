@@ -480,6 +480,10 @@ fn refill(buf: &mut Vec<u8>, cur: &mut Current, need: usize) -> Result<(), Error
 }
 
 impl PacketSource for PcapSource {
+    fn progress(&self) -> Option<(u64, Option<u64>)> {
+        Some((self.bytes_read(), self.total_bytes()))
+    }
+
     /// Delivers up to `max` frames. See the module doc for what happens at and after an error:
     /// the error comes after every frame before it, once, then `Ok(0)` forever.
     fn next_batch(&mut self, max: usize, f: &mut dyn FnMut(Frame<'_>)) -> Result<usize, Error> {
