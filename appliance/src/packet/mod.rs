@@ -14,8 +14,85 @@
 //! it is accepted and flagged. Views are read-only; builders exist only under `#[cfg(test)]`.
 //! `Decoder::decode` returns without panicking for any input bytes (a property test checks it).
 
+mod chdlc;
 mod decode;
+mod ethernet;
+mod fragment;
+mod gre;
+mod gtp;
+mod icmp;
+mod ipv4;
+mod ipv6;
+mod mpls;
+mod null;
+mod ppp;
+mod pppoe;
+mod sctp;
+mod sll;
+mod sll2;
+mod tcp;
+mod udp;
+mod vlan;
+mod vxlan;
+
+pub use self::chdlc::Header as ChdlcHeader;
 pub use self::decode::Decoder;
+pub use self::ethernet::{EtherType, Frame as EthernetFrame};
+pub use self::gre::Header as GreHeader;
+pub use self::gtp::Header as GtpHeader;
+pub use self::icmp::Packet as IcmpPacket;
+pub use self::ipv4::Packet as Ipv4Packet;
+pub use self::ipv6::{
+    ExtHeader as Ipv6ExtHeader, FragmentHeader as Ipv6FragmentHeader, Packet as Ipv6Packet,
+};
+pub use self::mpls::Stack as MplsStack;
+pub use self::null::{Family as NullFamily, Header as NullHeader};
+pub use self::ppp::Frame as PppFrame;
+pub use self::pppoe::Session as PppoeSession;
+pub use self::sctp::Packet as SctpPacket;
+pub use self::sll::Header as SllHeader;
+pub use self::sll2::Header as Sll2Header;
+pub use self::tcp::{Packet as TcpPacket, flags as tcp_flags};
+pub use self::udp::Packet as UdpPacket;
+pub use self::vlan::Tag as VlanTag;
+pub use self::vxlan::Header as VxlanHeader;
+
+/// IP protocol numbers (IANA "Assigned Internet Protocol Numbers") the decoder dispatches on.
+/// Any other value is carried through as the flow's protocol with ports 0.
+pub mod ip_proto {
+    /// IPv6 hop-by-hop options (extension header).
+    pub const HOP_BY_HOP: u8 = 0;
+    /// ICMP.
+    pub const ICMP: u8 = 1;
+    /// IPv4 encapsulation (IP-in-IP, RFC 2003).
+    pub const IPV4: u8 = 4;
+    /// TCP.
+    pub const TCP: u8 = 6;
+    /// UDP.
+    pub const UDP: u8 = 17;
+    /// IPv6 encapsulation (6in4 / 6in6, RFC 4213 / RFC 2473).
+    pub const IPV6: u8 = 41;
+    /// IPv6 routing header (extension header).
+    pub const ROUTING: u8 = 43;
+    /// IPv6 fragment header (extension header).
+    pub const FRAGMENT: u8 = 44;
+    /// GRE (RFC 2784, RFC 2637).
+    pub const GRE: u8 = 47;
+    /// ESP: a transport like any other for us (its payload is encrypted).
+    pub const ESP: u8 = 50;
+    /// Authentication header (an extension header in IPv6).
+    pub const AH: u8 = 51;
+    /// ICMPv6.
+    pub const ICMPV6: u8 = 58;
+    /// IPv6 "no next header".
+    pub const NO_NEXT_HEADER: u8 = 59;
+    /// IPv6 destination options (extension header).
+    pub const DEST_OPTS: u8 = 60;
+    /// IPv6 mobility header (extension header, RFC 6275).
+    pub const MOBILITY: u8 = 135;
+    /// SCTP.
+    pub const SCTP: u8 = 132;
+}
 
 /// A byte range of a header field, as smoltcp's `wire::field::Field`.
 pub type Field = core::ops::Range<usize>;
@@ -100,7 +177,8 @@ pub enum DropReason {
     NotIp,
     /// IPv4 header cut short.
     Ipv4Truncated,
-    /// IPv4 header with a version other than 4 or IHL < 5.
+    /// IPv4 header with a version other than 4, IHL < 5, or a total length shorter than the
+    /// header.
     Ipv4BadHeader,
     /// IPv6 header cut short.
     Ipv6Truncated,
@@ -122,11 +200,13 @@ pub enum DropReason {
     TunnelTruncated,
     /// Tunnels nested deeper than the decoder follows (4 levels).
     TunnelTooDeep,
+    /// IPv6 header (EtherType 0x86dd, IPv4 proto 41, ...) whose version is not 6.
+    Ipv6BadHeader,
 }
 
 impl DropReason {
     /// Number of variants: the length of a counter array.
-    pub const COUNT: usize = 18;
+    pub const COUNT: usize = 19;
 
     /// Every variant, in counter-array order.
     pub const ALL: [DropReason; DropReason::COUNT] = [
@@ -148,6 +228,7 @@ impl DropReason {
         DropReason::IcmpTruncated,
         DropReason::TunnelTruncated,
         DropReason::TunnelTooDeep,
+        DropReason::Ipv6BadHeader,
     ];
 
     /// A stable snake_case label, for metrics and the end-of-run summary.
@@ -171,6 +252,7 @@ impl DropReason {
             DropReason::IcmpTruncated => "icmp_truncated",
             DropReason::TunnelTruncated => "tunnel_truncated",
             DropReason::TunnelTooDeep => "tunnel_too_deep",
+            DropReason::Ipv6BadHeader => "ipv6_bad_header",
         }
     }
 }
@@ -256,6 +338,33 @@ pub struct DecoderConfig {
 
 impl Default for DecoderConfig {
     fn default() -> Self {
-        DecoderConfig { decode_tunnels: true, max_fragments: 4096 }
+        DecoderConfig {
+            decode_tunnels: true,
+            max_fragments: 4096,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drop_reasons_index_their_counter_array() {
+        for (i, r) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i, "{r:?}");
+        }
+        let mut labels: Vec<_> = DropReason::ALL.iter().map(|r| r.as_label()).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        assert_eq!(labels.len(), DropReason::COUNT);
+    }
+
+    #[test]
+    fn link_type_numbers() {
+        assert_eq!(LinkType::from_number(1), LinkType::Ethernet);
+        assert_eq!(LinkType::from_number(12), LinkType::Raw);
+        assert_eq!(LinkType::from_number(276), LinkType::LinuxSll2);
+        assert_eq!(LinkType::from_number(147), LinkType::Unknown(147));
     }
 }
