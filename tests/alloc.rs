@@ -31,16 +31,35 @@ fn second_pass_through_decoder_and_shard_allocates_nothing() {
             .env(CHILD, "1")
             .status()
             .expect("re-run the test binary");
-        assert!(status.success(), "the measurement in the child process failed");
+        assert!(
+            status.success(),
+            "the measurement in the child process failed"
+        );
         return;
     }
+    // The counter must be live, or a zero below would prove nothing.
+    let probe = Region::new(GLOBAL);
+    let boxed = std::hint::black_box(Box::new([0u8; 64]));
+    assert!(
+        probe.change().allocations >= 1,
+        "the counting allocator is not installed"
+    );
+    drop(boxed);
+
     let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/pcaps/sample.pcap"))
         .expect("tests/pcaps/sample.pcap");
     let mut pcap = PcapSource::from_bytes("sample", Box::leak(bytes.into_boxed_slice()));
     let mut mem = MemSource::collect(&mut pcap).expect("sample reads");
     let hasher = KeyHasher::default();
     let mut decoder = Decoder::new(DecoderConfig::default());
-    let mut shard = Shard::new(FlowConfig { max_flows: 1 << 14, ..FlowConfig::default() }, 0, 1);
+    let mut shard = Shard::new(
+        FlowConfig {
+            max_flows: 1 << 14,
+            ..FlowConfig::default()
+        },
+        0,
+        1,
+    );
     let mut out = Vec::with_capacity(1 << 14);
 
     let mut pass = |mem: &mut MemSource, out: &mut Vec<_>| -> (usize, usize) {

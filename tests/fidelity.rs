@@ -170,3 +170,121 @@ fn flows_match_nfstream_on_public_captures() {
         regressions.join("\n")
     );
 }
+
+/// A file where we differ from nfstream on purpose, and the switch that restores nfstream's
+/// behaviour: with it, every flow of the file must match.
+struct Deliberate {
+    file: &'static str,
+    why: &'static str,
+    as_nfstream: fn(&mut PipelineConfig),
+}
+
+fn no_tunnels(c: &mut PipelineConfig) {
+    c.decoder.decode_tunnels = false;
+}
+
+fn drop_fragments(c: &mut PipelineConfig) {
+    c.decoder.join_fragments = false;
+}
+
+const DELIBERATE: &[Deliberate] = &[
+    Deliberate {
+        file: "gre.pcapng",
+        why: "GRE is decoded as a tunnel (nfstream keeps the outer flow)",
+        as_nfstream: no_tunnels,
+    },
+    Deliberate {
+        file: "vxlan.pcap",
+        why: "VXLAN is decoded as a tunnel (nfstream keeps the outer flow)",
+        as_nfstream: no_tunnels,
+    },
+    Deliberate {
+        file: "dns_fragmented.pcap",
+        why: "later IP fragments count in their flow (nfstream ignores them)",
+        as_nfstream: drop_fragments,
+    },
+    Deliberate {
+        file: "dnscrypt-v1-and-resolver-pings.pcap",
+        why: "later IP fragments count in their flow (nfstream ignores them)",
+        as_nfstream: drop_fragments,
+    },
+    Deliberate {
+        file: "ip_fragmented_garbage.pcap",
+        why: "later IP fragments count in their flow (nfstream ignores them)",
+        as_nfstream: drop_fragments,
+    },
+];
+
+#[test]
+fn deliberate_differences_are_exactly_the_documented_switches() {
+    let Some(dir) = public_pcaps() else {
+        eprintln!("skipped: ../shared/pcaps/public not found");
+        return;
+    };
+    for d in DELIBERATE {
+        let pcap = dir.join(d.file);
+        let theirs = nfstream_flows(&dir.join("nfstream").join(format!("{}.csv", d.file)));
+        let (_, ours) = run_files(std::slice::from_ref(&pcap), &nfstream_config(1));
+        let (n, _, matched) = compare(&theirs, &our_flows(&ours));
+        assert!(
+            matched < n,
+            "{}: no longer differs ({}); update the list",
+            d.file,
+            d.why
+        );
+        let mut cfg = nfstream_config(1);
+        (d.as_nfstream)(&mut cfg);
+        let (_, ours) = run_files(std::slice::from_ref(&pcap), &cfg);
+        let (n, got, matched) = compare(&theirs, &our_flows(&ours));
+        assert_eq!(
+            (matched, got),
+            (n, n),
+            "{}: {} — with nfstream's behaviour",
+            d.file,
+            d.why
+        );
+    }
+}
+
+/// nfstream keeps packet sizes in 16 bits: this fuzzed frame claims 4,093,509,168 bytes on the
+/// wire and nfstream reports 65,072 (the value mod 2^16). We report the length as captured.
+#[test]
+fn oversized_wire_length_is_not_wrapped() {
+    let Some(dir) = public_pcaps() else {
+        eprintln!("skipped: ../shared/pcaps/public not found");
+        return;
+    };
+    let file = "fuzz-2021-06-07-c6c72a0a56.pcap";
+    let theirs = nfstream_flows(&dir.join("nfstream").join(format!("{file}.csv")));
+    let (_, ours) = run_files(&[dir.join(file)], &nfstream_config(1));
+    assert_eq!((theirs.len(), ours.len()), (1, 1));
+    let bytes = ours[0].bidirectional().bytes;
+    assert_eq!(bytes, 4_093_509_168);
+    assert_eq!(theirs[0].1.1, bytes % 65_536);
+    assert_eq!(theirs[0].0, our_flows(&ours)[0].0, "same flow key");
+}
+
+/// Two TCP frames of this capture have a data offset of 0 or options past the end of the
+/// frame: nfstream counts them in the flow by their ports, we drop them as `tcp_truncated`
+/// (a header we cannot read is not trusted for its ports).
+#[test]
+fn malformed_tcp_headers_are_dropped_not_counted() {
+    let Some(dir) = public_pcaps() else {
+        eprintln!("skipped: ../shared/pcaps/public not found");
+        return;
+    };
+    let file = "reasm_crash_anon.pcapng";
+    let theirs = nfstream_flows(&dir.join("nfstream").join(format!("{file}.csv")));
+    let (outcome, ours) = run_files(&[dir.join(file)], &nfstream_config(1));
+    let tcp_truncated = appliance::packet::DropReason::TcpTruncated as usize;
+    assert_eq!(outcome.summary.drops[tcp_truncated], 2);
+    assert_eq!(outcome.summary.dropped(), 2);
+    assert_eq!((theirs.len(), ours.len()), (1, 1));
+    let ours = &our_flows(&ours)[0];
+    assert_eq!(theirs[0].0, ours.0, "same flow key");
+    assert_eq!(
+        theirs[0].1.0,
+        ours.1.0 + 2,
+        "nfstream has the two dropped frames"
+    );
+}

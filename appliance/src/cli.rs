@@ -90,6 +90,15 @@ pub enum AccountingArg {
     Payload,
 }
 
+/// `--ip-fragments`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FragmentsArg {
+    /// Count later fragments in their flow.
+    Join,
+    /// Drop later fragments (counted).
+    Drop,
+}
+
 /// `--progress`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ProgressArg {
@@ -149,6 +158,11 @@ pub struct FlowArgs {
     /// First IP fragments remembered at once, so later fragments can join their flow.
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub max_fragments: usize,
+
+    /// Non-first IP fragments: `join` counts them in their first fragment's flow; `drop`
+    /// counts them as dropped (fragment_ignored), as nfstream does.
+    #[arg(long, value_name = "join|drop", default_value = "join")]
+    pub ip_fragments: FragmentsArg,
 }
 
 /// Output options.
@@ -237,6 +251,7 @@ impl FlowArgs {
             decoder: DecoderConfig {
                 decode_tunnels: self.decode_tunnels == Switch::On,
                 max_fragments: self.max_fragments,
+                join_fragments: self.ip_fragments == FragmentsArg::Join,
             },
         })
     }

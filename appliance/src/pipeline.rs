@@ -10,11 +10,13 @@
 //! exporter: every ExportSink::write_batch, flush at the end
 //! ```
 //!
-//! Time is packet time. Each batch carries the reader's clock (the latest timestamp read), so a
-//! worker expires idle flows even when its own packets are sparse; at end of input every worker
-//! gets the final clock, expires what is due, then ends the rest as `shutdown`. Because expiry
-//! decisions depend only on packet times, the set of records is the same for any worker count
-//! (`--max-flows` eviction aside, whose capacity is split over the shards).
+//! Time is packet time. The reader's clock is the latest timestamp read so far (it never goes
+//! back); every packet carries the clock at its position and expiry runs on it. Each batch also
+//! carries the clock, so a worker expires idle flows even when its own packets are sparse; at
+//! end of input every worker gets the final clock, expires what is due, then ends the rest as
+//! `shutdown`. Because expiry decisions depend only on the packet sequence (see `flow::shard`),
+//! the set of records is the same for any worker count (`--max-flows` eviction aside, whose
+//! capacity is split over the shards).
 //!
 //! Counters are published by each thread once per batch into [`Counters`] (atomics), read by
 //! the progress display; nothing shared is touched per packet.
@@ -278,7 +280,7 @@ fn read_loop(
                 Ok(d) => {
                     summary.decoded += 1;
                     summary.truncated += u64::from(d.is_truncated);
-                    let p = FlowPacket::new(&hasher, d, f.ts_ns, f.wire_len);
+                    let p = FlowPacket::new(&hasher, d, f.ts_ns, f.wire_len).with_clock(now_ns);
                     let w = worker_of(p.hash, n);
                     pending[w].pkts.push(p);
                     if pending[w].pkts.len() == PACKET_BATCH {
@@ -304,7 +306,9 @@ fn read_loop(
         counters.dropped.store(summary.dropped(), Ordering::Relaxed);
         if let Some((done, total)) = source.progress() {
             counters.input_bytes.store(done, Ordering::Relaxed);
-            counters.input_total.store(total.unwrap_or(0), Ordering::Relaxed);
+            counters
+                .input_total
+                .store(total.unwrap_or(0), Ordering::Relaxed);
         }
         if let Some((f, every)) = on_progress.as_mut()
             && last_progress.elapsed() >= *every

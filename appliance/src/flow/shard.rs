@@ -17,6 +17,13 @@
 //! starts a new flow). [`Shard::advance`] applies the same tests to the list tails when time
 //! moves without packets for those flows. Times are compared in whole milliseconds, as nfstream.
 //!
+//! Expiry runs on the packet's *clock* ([`FlowPacket::clock_ns`]), not its timestamp: the clock
+//! never goes backwards (offline it is the latest timestamp read so far). With time-ordered
+//! input the two are equal; when input jumps back in time (several captures of different days,
+//! pcapng interfaces slightly out of order) flows do not all look idle at once, and a flow
+//! expired by `advance(clock)` is exactly one its next packet would have expired — so results
+//! do not depend on batching or on the number of workers. Records report packet timestamps.
+//!
 //! Steady state allocates nothing per packet; a record is built only when a flow ends (with one
 //! `Box` each for `--stats` / `--splt` when those are on).
 
@@ -88,6 +95,10 @@ pub struct FlowPacket {
     pub hash: u64,
     /// Capture time, ns since the epoch.
     pub ts_ns: u64,
+    /// The clock expiry runs on, ns: never decreasing from one packet to the next (offline:
+    /// the latest timestamp read so far; live: the wall clock). [`FlowPacket::new`] sets it
+    /// to `ts_ns`.
+    pub clock_ns: u64,
     /// Frame length on the wire.
     pub wire_len: u32,
     /// Everything the decoder found.
@@ -104,9 +115,16 @@ impl FlowPacket {
             side,
             hash: hasher.hash(&key),
             ts_ns,
+            clock_ns: ts_ns,
             wire_len,
             decoded,
         }
+    }
+
+    /// The same packet with expiry clock `clock_ns` (see [`FlowPacket::clock_ns`]).
+    #[inline]
+    pub fn with_clock(self, clock_ns: u64) -> Self {
+        FlowPacket { clock_ns, ..self }
     }
 }
 
@@ -159,6 +177,9 @@ struct Entry {
     dir: [DirCounters; 2],
     lru: Links,
     age: Links,
+    /// Expiry clock (ms) at the first and at the latest packet.
+    first_clock_ms: u64,
+    last_clock_ms: u64,
     /// Side of the first packet's sender.
     src_side: Side,
     /// Bit 0: FIN seen src→dst; bit 1: FIN seen dst→src.
@@ -166,12 +187,6 @@ struct Entry {
 }
 
 impl Entry {
-    #[inline]
-    fn first_ms(&self) -> u64 {
-        // src2dst always has the first packet.
-        self.dir[0].first_seen_ms
-    }
-
     #[inline]
     fn last_ms(&self) -> u64 {
         self.dir[0].last_seen_ms.max(self.dir[1].last_seen_ms)
@@ -253,6 +268,7 @@ impl Shard {
     #[inline]
     pub fn process(&mut self, p: &FlowPacket, out: &mut Vec<FlowRecord>) {
         let ts_ms = p.ts_ns / 1_000_000;
+        let clock_ms = p.clock_ns / 1_000_000;
         self.counters.packets += 1;
         self.counters.bytes += u64::from(p.wire_len);
         let entries = &self.entries;
@@ -263,10 +279,10 @@ impl Shard {
         let idx = match found {
             Some(i) => {
                 let e = &self.entries[i as usize];
-                if ts_ms.saturating_sub(e.last_ms()) >= self.cfg.idle_timeout_ms {
+                if clock_ms.saturating_sub(e.last_clock_ms) >= self.cfg.idle_timeout_ms {
                     self.end(i, EndReason::Idle, out);
                     self.create(p, out)
-                } else if ts_ms.saturating_sub(e.first_ms()) >= self.cfg.active_timeout_ms {
+                } else if clock_ms.saturating_sub(e.first_clock_ms) >= self.cfg.active_timeout_ms {
                     self.end(i, EndReason::Active, out);
                     self.create(p, out)
                 } else {
@@ -277,6 +293,7 @@ impl Shard {
             }
             None => self.create(p, out),
         };
+        self.entries[idx as usize].last_clock_ms = clock_ms;
         let dir = self.account(idx, p, ts_ms);
         if self.cfg.tcp_end && p.decoded.tuple.protocol == 6 {
             let flags = p.decoded.tcp_flags;
@@ -290,13 +307,14 @@ impl Shard {
         }
     }
 
-    /// Moves time to `now_ns` without a packet: ends flows that are idle or past the active
-    /// timeout. Cost: O(flows ended).
+    /// Moves the expiry clock to `now_ns` without a packet: ends flows that are idle or past
+    /// the active timeout. Cost: O(flows ended).
     pub fn advance(&mut self, now_ns: u64, out: &mut Vec<FlowRecord>) {
         let now_ms = now_ns / 1_000_000;
         while self.lru.tail != NIL {
             let i = self.lru.tail;
-            if now_ms.saturating_sub(self.entries[i as usize].last_ms()) < self.cfg.idle_timeout_ms
+            if now_ms.saturating_sub(self.entries[i as usize].last_clock_ms)
+                < self.cfg.idle_timeout_ms
             {
                 break;
             }
@@ -304,7 +322,7 @@ impl Shard {
         }
         while self.age.tail != NIL {
             let i = self.age.tail;
-            let first = self.entries[i as usize].first_ms();
+            let first = self.entries[i as usize].first_clock_ms;
             if now_ms.saturating_sub(first) < self.cfg.active_timeout_ms {
                 break;
             }
@@ -338,6 +356,8 @@ impl Shard {
                 prev: NIL,
                 next: NIL,
             },
+            first_clock_ms: p.clock_ns / 1_000_000,
+            last_clock_ms: p.clock_ns / 1_000_000,
             src_side: p.side,
             fins: 0,
         };
@@ -615,6 +635,32 @@ mod tests {
             (EndReason::Active, 25)
         );
         assert_eq!(s.live(), 0);
+    }
+
+    #[test]
+    fn expiry_runs_on_the_clock_when_timestamps_go_back() {
+        // A second capture from a day earlier follows the first: its packets carry the
+        // first capture's clock, so its flows are not all idle at once.
+        let mut s = shard(FlowConfig::default());
+        let mut out = Vec::new();
+        let day = 86_400 * SEC;
+        s.process(&udp(1, 2, day), &mut out);
+        for t in 0..3 {
+            s.process(&udp(3, 4, t * SEC).with_clock(day), &mut out);
+        }
+        assert!(out.is_empty());
+        // Record times stay the packets' own.
+        s.drain(EndReason::Shutdown, &mut out);
+        let r = out.iter().find(|r| r.src_ip[3] == 3).unwrap();
+        assert_eq!((r.src2dst.packets, r.src2dst.first_seen_ms), (3, 0));
+        // And the clock still expires: 120 s of clock after the last packet.
+        let mut s = shard(FlowConfig::default());
+        out.clear();
+        s.process(&udp(3, 4, 0).with_clock(day), &mut out);
+        s.advance(day + 119 * SEC, &mut out);
+        assert!(out.is_empty());
+        s.advance(day + 120 * SEC, &mut out);
+        assert_eq!(out.len(), 1);
     }
 
     #[test]

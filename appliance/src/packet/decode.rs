@@ -103,7 +103,10 @@ impl Decoder {
         ts_ns: u64,
     ) -> Result<Decoded, DropReason> {
         let mut walk = Walk::new(frame, self.cfg.decode_tunnels, ts_ns);
-        walk.run(link, &mut self.frags)
+        match walk.run(link, &mut self.frags) {
+            Ok(d) if d.is_fragment && !self.cfg.join_fragments => Err(DropReason::FragmentIgnored),
+            other => other,
+        }
     }
 }
 
@@ -1532,6 +1535,32 @@ mod tests {
     // ---- fragments ---------------------------------------------------------------------------
 
     #[test]
+    fn later_fragments_are_dropped_when_asked() {
+        let cfg = DecoderConfig {
+            join_fragments: false,
+            ..DecoderConfig::default()
+        };
+        let mut dec = Decoder::new(cfg);
+        let first = eth(
+            0x0800,
+            &ipv4_frag(ip_proto::UDP, A, B, 7, 0, true, &udp(1000, 53, &[0x61; 16])),
+        );
+        // The first fragment is an ordinary packet with ports, as in nfstream.
+        assert_eq!(
+            dec.decode(LinkType::Ethernet, &first, SEC).unwrap().tuple,
+            udp_ab()
+        );
+        let later = eth(
+            0x0800,
+            &ipv4_frag(ip_proto::UDP, A, B, 7, 24, false, &[0x62; 10]),
+        );
+        assert_eq!(
+            dec.decode(LinkType::Ethernet, &later, SEC).unwrap_err(),
+            DropReason::FragmentIgnored
+        );
+    }
+
+    #[test]
     fn ipv4_later_fragment_joins_its_first_fragment() {
         let mut dec = Decoder::new(DecoderConfig::default());
         // First fragment: UDP header + 16 bytes, MF set.
@@ -2388,7 +2417,7 @@ mod tests {
                 frame[i] = v;
             }
             frame.truncate(cut % (frame.len() + 1) + frame.len() / 2);
-            let cfg = DecoderConfig { decode_tunnels: tunnels, max_fragments: 4 };
+            let cfg = DecoderConfig { decode_tunnels: tunnels, max_fragments: 4, ..DecoderConfig::default() };
             let mut dec = Decoder::new(cfg);
             for ts in 0..2 {
                 if let Ok(d) = dec.decode(link, &frame, ts * SEC) {

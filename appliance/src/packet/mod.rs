@@ -202,11 +202,14 @@ pub enum DropReason {
     TunnelTooDeep,
     /// IPv6 header (EtherType 0x86dd, IPv4 proto 41, ...) whose version is not 6.
     Ipv6BadHeader,
+    /// A non-first IP fragment, dropped on purpose (`--ip-fragments drop`, nfstream's
+    /// behaviour).
+    FragmentIgnored,
 }
 
 impl DropReason {
     /// Number of variants: the length of a counter array.
-    pub const COUNT: usize = 19;
+    pub const COUNT: usize = 20;
 
     /// Every variant, in counter-array order.
     pub const ALL: [DropReason; DropReason::COUNT] = [
@@ -229,6 +232,7 @@ impl DropReason {
         DropReason::TunnelTruncated,
         DropReason::TunnelTooDeep,
         DropReason::Ipv6BadHeader,
+        DropReason::FragmentIgnored,
     ];
 
     /// A stable snake_case label, for metrics and the end-of-run summary.
@@ -253,6 +257,7 @@ impl DropReason {
             DropReason::TunnelTruncated => "tunnel_truncated",
             DropReason::TunnelTooDeep => "tunnel_too_deep",
             DropReason::Ipv6BadHeader => "ipv6_bad_header",
+            DropReason::FragmentIgnored => "fragment_ignored",
         }
     }
 }
@@ -334,6 +339,9 @@ pub struct DecoderConfig {
     pub decode_tunnels: bool,
     /// Capacity of the IP fragment table (first fragments remembered at once).
     pub max_fragments: usize,
+    /// Count non-first IP fragments in the flow of their first fragment (default). Off: drop
+    /// them as `FragmentIgnored`, as nfstream does.
+    pub join_fragments: bool,
 }
 
 impl Default for DecoderConfig {
@@ -341,6 +349,7 @@ impl Default for DecoderConfig {
         DecoderConfig {
             decode_tunnels: true,
             max_fragments: 4096,
+            join_fragments: true,
         }
     }
 }
