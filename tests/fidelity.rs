@@ -88,11 +88,11 @@ fn compare(theirs: &[(Key, Counts)], ours: &[(Key, Counts)]) -> (usize, usize, u
     }
     let mut matched = 0;
     for (k, c) in theirs {
-        if let Some(n) = pool.get_mut(&(k, c)) {
-            if *n > 0 {
-                *n -= 1;
-                matched += 1;
-            }
+        if let Some(n) = pool.get_mut(&(k, c))
+            && *n > 0
+        {
+            *n -= 1;
+            matched += 1;
         }
     }
     (theirs.len(), ours.len(), matched)
@@ -141,10 +141,10 @@ fn flows_match_nfstream_on_public_captures() {
         total_theirs += theirs;
         total_matched += matched;
         writeln!(table, "{name}\t{theirs}\t{ours}\t{matched}").unwrap();
-        if let Some(&floor) = golden.get(&name) {
-            if matched < floor {
-                regressions.push(format!("{name}: {matched} matched, golden {floor}"));
-            }
+        if let Some(&floor) = golden.get(&name)
+            && matched < floor
+        {
+            regressions.push(format!("{name}: {matched} matched, golden {floor}"));
         }
     }
     let pct = 100.0 * total_matched as f64 / total_theirs.max(1) as f64;
