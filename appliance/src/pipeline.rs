@@ -346,9 +346,7 @@ fn worker_loop(
         if downstream_gone {
             continue; // drain the queue so the reader is never stuck on us
         }
-        for p in &batch.pkts {
-            shard.process(p, &mut out);
-        }
+        shard.process_batch(&batch.pkts, &mut out);
         shard.advance(batch.now_ns, &mut out);
         batch.pkts.clear();
         let _ = ret_tx.try_send(batch);

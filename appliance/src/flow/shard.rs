@@ -166,37 +166,62 @@ enum Which {
     Age,
 }
 
+/// One flow: three cache lines, ordered by use. Line 0 is all that a lookup and the idle check
+/// read, and the LRU links a touch writes; line 1 the counters every packet updates and the
+/// active check; line 2 what only creation and export touch. Arrays are `[src2dst, dst2src]`.
+/// The key's hash is not stored: it is recomputed when the flow ends or the index grows.
 #[derive(Clone, Copy, Debug, Default)]
+#[repr(C, align(64))]
 struct Entry {
+    // Line 0.
     key: FlowKey,
-    hash: u64,
-    id: u64,
-    src_mac: [u8; 6],
-    dst_mac: [u8; 6],
-    /// `[src2dst, dst2src]`.
-    dir: [DirCounters; 2],
-    lru: Links,
-    age: Links,
-    /// Expiry clock (ms) at the first and at the latest packet.
-    first_clock_ms: u64,
-    last_clock_ms: u64,
     /// Side of the first packet's sender.
     src_side: Side,
     /// Bit 0: FIN seen src→dst; bit 1: FIN seen dst→src.
     fins: u8,
+    /// False once the flow ended (the slot is on the free list).
+    live: bool,
+    /// Expiry clock (ms) at the latest packet.
+    last_clock_ms: u64,
+    lru: Links,
+    // Line 1.
+    /// Expiry clock (ms) at the first packet.
+    first_clock_ms: u64,
+    last_seen_ms: [u64; 2],
+    packets: [u64; 2],
+    bytes: [u64; 2],
+    age: Links,
+    // Line 2.
+    first_seen_ms: [u64; 2],
+    id: u64,
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
 }
+
+const _: () = assert!(std::mem::size_of::<Entry>() == 192);
+const _: () = assert!(std::mem::offset_of!(Entry, first_clock_ms) == 64);
+const _: () = assert!(std::mem::offset_of!(Entry, first_seen_ms) == 128);
 
 impl Entry {
     #[inline]
     fn last_ms(&self) -> u64 {
-        self.dir[0].last_seen_ms.max(self.dir[1].last_seen_ms)
+        self.last_seen_ms[0].max(self.last_seen_ms[1])
     }
 
-    #[inline]
-    fn packets(&self) -> u64 {
-        self.dir[0].packets + self.dir[1].packets
+    fn counters(&self, dir: usize) -> DirCounters {
+        DirCounters {
+            first_seen_ms: self.first_seen_ms[dir],
+            last_seen_ms: self.last_seen_ms[dir],
+            packets: self.packets[dir],
+            bytes: self.bytes[dir],
+        }
     }
 }
+
+/// Index capacity a shard starts with; the index grows (doubling) up to `max_flows`. Sizing it
+/// for `max_flows` up front spreads a small working set over many cache lines: measured 4.5 M
+/// vs 7.3 M packets/s with 10 k live flows in a table sized for 2 M.
+const INITIAL_INDEX: usize = 1 << 12;
 
 #[derive(Clone, Copy, Debug, Default)]
 struct SpltCell {
@@ -215,7 +240,10 @@ const SPLT_PAD: SpltCell = SpltCell {
 #[derive(Debug)]
 pub struct Shard {
     cfg: FlowConfig,
+    hasher: KeyHasher,
     index: HashTable<u32>,
+    /// Per-batch lookup results of [`Shard::process_batch`] (reused).
+    hints: Vec<u32>,
     entries: Vec<Entry>,
     free: Vec<u32>,
     stats: Vec<FlowStats>,
@@ -230,8 +258,9 @@ pub struct Shard {
 }
 
 impl Shard {
-    /// An empty shard for worker `worker` of `workers`, with room for `cfg.max_flows` flows
-    /// reserved up front (address space only: pages are touched as flows arrive).
+    /// An empty shard for worker `worker` of `workers`. The slab for `cfg.max_flows` flows is
+    /// reserved up front (address space only: pages are touched as flows arrive); the index
+    /// starts small and doubles as flows arrive (see [`INITIAL_INDEX`]).
     pub fn new(cfg: FlowConfig, worker: usize, workers: usize) -> Self {
         let cap = cfg.max_flows.max(1);
         Shard {
@@ -239,7 +268,9 @@ impl Shard {
                 max_flows: cap,
                 ..cfg
             },
-            index: HashTable::with_capacity(cap),
+            hasher: KeyHasher::default(),
+            index: HashTable::with_capacity(cap.min(INITIAL_INDEX)),
+            hints: Vec::new(),
             entries: Vec::with_capacity(cap),
             free: Vec::with_capacity(cap),
             stats: Vec::with_capacity(if cfg.stats { cap } else { 0 }),
@@ -267,15 +298,67 @@ impl Shard {
     /// Accounts one packet; records of flows that end because of it go to `out`.
     #[inline]
     pub fn process(&mut self, p: &FlowPacket, out: &mut Vec<FlowRecord>) {
+        let found = self.lookup(p);
+        self.process_found(p, found, out);
+    }
+
+    /// Accounts a batch of packets, in order; same result as [`Shard::process`] on each.
+    ///
+    /// Looks every packet's flow up first, then accounts them: the lookups are independent, so
+    /// their cache misses overlap instead of queueing one packet after the other. A looked-up
+    /// slot is used only if it still holds that flow when its packet's turn comes (an earlier
+    /// packet of the batch may have ended or created it).
+    pub fn process_batch(&mut self, pkts: &[FlowPacket], out: &mut Vec<FlowRecord>) {
+        let mut hints = std::mem::take(&mut self.hints);
+        hints.clear();
+        hints.extend(pkts.iter().map(|p| match self.lookup(p) {
+            Some(i) => {
+                self.warm(i);
+                i
+            }
+            None => NIL,
+        }));
+        for (p, &hint) in pkts.iter().zip(&hints) {
+            let valid = hint != NIL && {
+                let e = &self.entries[hint as usize];
+                e.live && e.key == p.key
+            };
+            let found = if valid { Some(hint) } else { self.lookup(p) };
+            self.process_found(p, found, out);
+        }
+        self.hints = hints;
+    }
+
+    /// Loads the lines accounting will touch — the counters' line and the LRU neighbours'
+    /// links — so their cache misses overlap with the other lookups of the batch. Plain reads
+    /// kept alive by `black_box`: a prefetch without `unsafe`.
+    #[inline]
+    fn warm(&self, i: u32) {
+        let e = &self.entries[i as usize];
+        std::hint::black_box(e.first_clock_ms);
+        let Links { prev, next } = e.lru;
+        if prev != NIL {
+            std::hint::black_box(self.entries[prev as usize].lru.next);
+        }
+        if next != NIL {
+            std::hint::black_box(self.entries[next as usize].lru.prev);
+        }
+    }
+
+    #[inline]
+    fn lookup(&self, p: &FlowPacket) -> Option<u32> {
+        let entries = &self.entries;
+        self.index
+            .find(p.hash, |&i| entries[i as usize].key == p.key)
+            .copied()
+    }
+
+    #[inline]
+    fn process_found(&mut self, p: &FlowPacket, found: Option<u32>, out: &mut Vec<FlowRecord>) {
         let ts_ms = p.ts_ns / 1_000_000;
         let clock_ms = p.clock_ns / 1_000_000;
         self.counters.packets += 1;
         self.counters.bytes += u64::from(p.wire_len);
-        let entries = &self.entries;
-        let found = self
-            .index
-            .find(p.hash, |&i| entries[i as usize].key == p.key)
-            .copied();
         let idx = match found {
             Some(i) => {
                 let e = &self.entries[i as usize];
@@ -286,8 +369,12 @@ impl Shard {
                     self.end(i, EndReason::Active, out);
                     self.create(p, out)
                 } else {
-                    self.unlink(Which::Lru, i);
-                    self.push_front(Which::Lru, i);
+                    // The LRU list is ordered by clock (ms): a flow already touched at this
+                    // clock value is among the most recent; moving it would change nothing.
+                    if e.last_clock_ms != clock_ms {
+                        self.unlink(Which::Lru, i);
+                        self.push_front(Which::Lru, i);
+                    }
                     i
                 }
             }
@@ -341,25 +428,26 @@ impl Shard {
         if self.live >= self.cfg.max_flows && self.lru.tail != NIL {
             self.end(self.lru.tail, EndReason::Evicted, out);
         }
+        let none = Links {
+            prev: NIL,
+            next: NIL,
+        };
         let entry = Entry {
             key: p.key,
-            hash: p.hash,
+            src_side: p.side,
+            fins: 0,
+            live: true,
+            last_clock_ms: p.clock_ns / 1_000_000,
+            lru: none,
+            first_clock_ms: p.clock_ns / 1_000_000,
+            last_seen_ms: [0; 2],
+            packets: [0; 2],
+            bytes: [0; 2],
+            age: none,
+            first_seen_ms: [0; 2],
             id: self.next_seq * self.workers + self.worker,
             src_mac: p.decoded.src_mac,
             dst_mac: p.decoded.dst_mac,
-            dir: [DirCounters::default(); 2],
-            lru: Links {
-                prev: NIL,
-                next: NIL,
-            },
-            age: Links {
-                prev: NIL,
-                next: NIL,
-            },
-            first_clock_ms: p.clock_ns / 1_000_000,
-            last_clock_ms: p.clock_ns / 1_000_000,
-            src_side: p.side,
-            fins: 0,
         };
         self.next_seq += 1;
         self.counters.flows_created += 1;
@@ -385,9 +473,9 @@ impl Shard {
             let n = self.cfg.splt;
             self.splt[idx as usize * n..(idx as usize + 1) * n].fill(SPLT_PAD);
         }
-        let entries = &self.entries;
+        let (entries, hasher) = (&self.entries, &self.hasher);
         self.index
-            .insert_unique(p.hash, idx, |&i| entries[i as usize].hash);
+            .insert_unique(p.hash, idx, |&i| hasher.hash(&entries[i as usize].key));
         self.push_front(Which::Lru, idx);
         self.push_front(Which::Age, idx);
         self.live += 1;
@@ -400,18 +488,17 @@ impl Shard {
         let size = self.size_of(p);
         let e = &mut self.entries[idx as usize];
         let dir = usize::from(p.side != e.src_side);
-        let n_before = e.packets();
+        let n_before = e.packets[0] + e.packets[1];
         let last_bi = e.last_ms();
-        let d = &mut e.dir[dir];
-        let last_dir = (d.packets > 0).then_some(d.last_seen_ms);
-        if d.packets == 0 {
-            d.first_seen_ms = ts_ms;
-            d.last_seen_ms = ts_ms;
+        let last_dir = (e.packets[dir] > 0).then_some(e.last_seen_ms[dir]);
+        if e.packets[dir] == 0 {
+            e.first_seen_ms[dir] = ts_ms;
+            e.last_seen_ms[dir] = ts_ms;
         } else {
-            d.last_seen_ms = d.last_seen_ms.max(ts_ms);
+            e.last_seen_ms[dir] = e.last_seen_ms[dir].max(ts_ms);
         }
-        d.packets += 1;
-        d.bytes += size;
+        e.packets[dir] += 1;
+        e.bytes[dir] += size;
         if self.cfg.stats {
             let piat_bi = (n_before > 0).then(|| ts_ms.saturating_sub(last_bi));
             let piat_dir = last_dir.map(|l| ts_ms.saturating_sub(l));
@@ -450,8 +537,12 @@ impl Shard {
     fn end(&mut self, idx: u32, reason: EndReason, out: &mut Vec<FlowRecord>) {
         self.unlink(Which::Lru, idx);
         self.unlink(Which::Age, idx);
+        self.entries[idx as usize].live = false;
         let e = self.entries[idx as usize];
-        if let Ok(slot) = self.index.find_entry(e.hash, |&i| i == idx) {
+        if let Ok(slot) = self
+            .index
+            .find_entry(self.hasher.hash(&e.key), |&i| i == idx)
+        {
             slot.remove();
         }
         self.free.push(idx);
@@ -481,8 +572,8 @@ impl Shard {
             ip_version: t.ip_version,
             vlan_id: t.vlan_id,
             tunnel_id: t.tunnel_id,
-            src2dst: e.dir[0],
-            dst2src: e.dir[1],
+            src2dst: e.counters(0),
+            dst2src: e.counters(1),
             stats,
             splt,
         });
@@ -786,6 +877,49 @@ mod tests {
         assert_eq!(splt.direction, [0, 1, -1]);
         assert_eq!(splt.ps, [60, 60, -1]);
         assert_eq!(splt.piat_ms, [0, 10, -1]);
+    }
+
+    proptest::proptest! {
+        /// Batched lookups change nothing: flows created, ended (RST, FIN, idle, eviction)
+        /// and recreated inside one batch come out exactly as packet by packet.
+        #[test]
+        fn process_batch_equals_process(
+            ops in proptest::collection::vec((0u8..6, 0u8..2, 0u8..4, 0u64..50), 1..300),
+            batch in 1usize..40,
+        ) {
+            let cfg = FlowConfig {
+                idle_timeout_ms: 20_000,
+                active_timeout_ms: 200_000,
+                max_flows: 4,
+                ..FlowConfig::default()
+            };
+            let mut t = 0;
+            let pkts: Vec<FlowPacket> = ops
+                .iter()
+                .map(|&(flow, rev, flags, gap)| {
+                    t += gap * 1_000_000_000 / 4;
+                    let f = [0x10, 0x02, 0x01, 0x04][usize::from(flags)]; // ACK SYN FIN RST
+                    if rev == 0 {
+                        pkt(flow, 1000, 100 + flow, 80, 6, f, t)
+                    } else {
+                        pkt(100 + flow, 80, flow, 1000, 6, f, t)
+                    }
+                })
+                .collect();
+            let mut one = shard(cfg);
+            let mut a = Vec::new();
+            for p in &pkts {
+                one.process(p, &mut a);
+            }
+            let mut many = shard(cfg);
+            let mut b = Vec::new();
+            for chunk in pkts.chunks(batch) {
+                many.process_batch(chunk, &mut b);
+            }
+            one.drain(EndReason::Shutdown, &mut a);
+            many.drain(EndReason::Shutdown, &mut b);
+            proptest::prop_assert_eq!(a, b);
+        }
     }
 
     #[test]

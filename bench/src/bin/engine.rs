@@ -353,6 +353,9 @@ fn synth_once(
 
     let frames = stream.len() / FRAME;
     let mask = frames - 1;
+    // The worker's shape: packets gathered in batches of ADVANCE_EVERY, then
+    // `Shard::process_batch` and `Shard::advance` once per batch.
+    let mut batch: Vec<FlowPacket> = Vec::with_capacity(ADVANCE_EVERY as usize);
     let start = Instant::now();
     for p in 0..packets {
         let off = (p as usize & mask) * FRAME;
@@ -366,9 +369,10 @@ fn synth_once(
                     black_box(FlowPacket::new(&hasher, d, ts, FRAME as u32));
                 }
                 Stage::Full => {
-                    let fp = FlowPacket::new(&hasher, d, ts, FRAME as u32);
-                    shard.process(&fp, &mut out);
-                    if p % ADVANCE_EVERY == ADVANCE_EVERY - 1 {
+                    batch.push(FlowPacket::new(&hasher, d, ts, FRAME as u32));
+                    if batch.len() == ADVANCE_EVERY as usize {
+                        shard.process_batch(&batch, &mut out);
+                        batch.clear();
                         shard.advance(ts, &mut out);
                         ended += out.len();
                         out.clear();
@@ -379,6 +383,7 @@ fn synth_once(
         }
         ts += STEP_NS;
     }
+    shard.process_batch(&batch, &mut out);
     let elapsed = start.elapsed();
     ended += out.len();
     SynthRun {
