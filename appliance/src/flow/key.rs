@@ -53,7 +53,9 @@ impl FlowKey {
     /// The canonical key of `t` and the side its source is on.
     #[inline]
     pub fn new(t: &Tuple) -> (FlowKey, Side) {
-        let from_lo = (t.src_ip, t.src_port) <= (t.dst_ip, t.dst_port);
+        // Big-endian u128 order is the bytes' lexicographic order, in one compare.
+        let (src, dst) = (u128::from_be_bytes(t.src_ip), u128::from_be_bytes(t.dst_ip));
+        let from_lo = (src, t.src_port) <= (dst, t.dst_port);
         let (lo_ip, lo_port, hi_ip, hi_port, side) = if from_lo {
             (t.src_ip, t.src_port, t.dst_ip, t.dst_port, Side::FromLo)
         } else {
