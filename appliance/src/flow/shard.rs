@@ -255,7 +255,12 @@ pub struct Shard {
     worker: u64,
     workers: u64,
     counters: ShardCounters,
+    /// The latest expiry clock seen (packets and `advance`), ms.
+    clock_ms: u64,
 }
+
+/// Most flows one [`Shard::advance`] ends.
+pub const EXPIRE_BUDGET: usize = 4096;
 
 impl Shard {
     /// An empty shard for worker `worker` of `workers`. The slab for `cfg.max_flows` flows is
@@ -282,6 +287,7 @@ impl Shard {
             worker: worker as u64,
             workers: workers.max(1) as u64,
             counters: ShardCounters::default(),
+            clock_ms: 0,
         }
     }
 
@@ -359,25 +365,23 @@ impl Shard {
         let clock_ms = p.clock_ns / 1_000_000;
         self.counters.packets += 1;
         self.counters.bytes += u64::from(p.wire_len);
+        self.clock_ms = self.clock_ms.max(clock_ms);
         let idx = match found {
-            Some(i) => {
-                let e = &self.entries[i as usize];
-                if clock_ms.saturating_sub(e.last_clock_ms) >= self.cfg.idle_timeout_ms {
-                    self.end(i, EndReason::Idle, out);
+            Some(i) => match self.due_reason(i, clock_ms) {
+                Some(why) => {
+                    self.end(i, why, out);
                     self.create(p, out)
-                } else if clock_ms.saturating_sub(e.first_clock_ms) >= self.cfg.active_timeout_ms {
-                    self.end(i, EndReason::Active, out);
-                    self.create(p, out)
-                } else {
+                }
+                None => {
                     // The LRU list is ordered by clock (ms): a flow already touched at this
                     // clock value is among the most recent; moving it would change nothing.
-                    if e.last_clock_ms != clock_ms {
+                    if self.entries[i as usize].last_clock_ms != clock_ms {
                         self.unlink(Which::Lru, i);
                         self.push_front(Which::Lru, i);
                     }
                     i
                 }
-            }
+            },
             None => self.create(p, out),
         };
         self.entries[idx as usize].last_clock_ms = clock_ms;
@@ -395,38 +399,75 @@ impl Shard {
     }
 
     /// Moves the expiry clock to `now_ns` without a packet: ends flows that are idle or past
-    /// the active timeout. Cost: O(flows ended).
+    /// the active timeout, at most [`EXPIRE_BUDGET`] per call so one call never stalls the
+    /// worker (after a jump in time, the rest leave on the following calls). Leaving later
+    /// changes no record: a flow's next packet applies the same test first, and
+    /// [`Shard::drain`] and eviction classify by the clock too.
     pub fn advance(&mut self, now_ns: u64, out: &mut Vec<FlowRecord>) {
         let now_ms = now_ns / 1_000_000;
-        while self.lru.tail != NIL {
+        self.clock_ms = self.clock_ms.max(now_ms);
+        let mut budget = EXPIRE_BUDGET;
+        while self.lru.tail != NIL && budget > 0 {
             let i = self.lru.tail;
-            if now_ms.saturating_sub(self.entries[i as usize].last_clock_ms)
-                < self.cfg.idle_timeout_ms
-            {
+            if !self.is_idle(i, now_ms) {
                 break;
             }
             self.end(i, EndReason::Idle, out);
+            budget -= 1;
         }
-        while self.age.tail != NIL {
+        while self.age.tail != NIL && budget > 0 {
             let i = self.age.tail;
-            let first = self.entries[i as usize].first_clock_ms;
-            if now_ms.saturating_sub(first) < self.cfg.active_timeout_ms {
+            if !self.is_past_active(i, now_ms) {
                 break;
             }
             self.end(i, EndReason::Active, out);
+            budget -= 1;
         }
     }
 
-    /// Ends every flow with `reason` (end of input, shutdown), oldest first.
+    /// Ends every flow, oldest first: those idle or past the active timeout on the shard's
+    /// clock (the latest it saw) with that reason, the rest with `reason` (end of input,
+    /// shutdown).
     pub fn drain(&mut self, reason: EndReason, out: &mut Vec<FlowRecord>) {
         while self.age.tail != NIL {
-            self.end(self.age.tail, reason, out);
+            let i = self.age.tail;
+            let why = self.due_reason(i, self.clock_ms).unwrap_or(reason);
+            self.end(i, why, out);
+        }
+    }
+
+    #[inline]
+    fn is_idle(&self, i: u32, now_ms: u64) -> bool {
+        let last = self.entries[i as usize].last_clock_ms;
+        now_ms.saturating_sub(last) >= self.cfg.idle_timeout_ms
+    }
+
+    #[inline]
+    fn is_past_active(&self, i: u32, now_ms: u64) -> bool {
+        let first = self.entries[i as usize].first_clock_ms;
+        now_ms.saturating_sub(first) >= self.cfg.active_timeout_ms
+    }
+
+    /// Why flow `i` is due at `now_ms`, if it is: idle first, as on a packet.
+    fn due_reason(&self, i: u32, now_ms: u64) -> Option<EndReason> {
+        if self.is_idle(i, now_ms) {
+            Some(EndReason::Idle)
+        } else if self.is_past_active(i, now_ms) {
+            Some(EndReason::Active)
+        } else {
+            None
         }
     }
 
     fn create(&mut self, p: &FlowPacket, out: &mut Vec<FlowRecord>) -> u32 {
         if self.live >= self.cfg.max_flows && self.lru.tail != NIL {
-            self.end(self.lru.tail, EndReason::Evicted, out);
+            // The least recently seen flow makes room; if it is already due, it leaves as it
+            // would have anyway.
+            let tail = self.lru.tail;
+            let why = self
+                .due_reason(tail, self.clock_ms)
+                .unwrap_or(EndReason::Evicted);
+            self.end(tail, why, out);
         }
         let none = Links {
             prev: NIL,
@@ -752,6 +793,54 @@ mod tests {
         assert!(out.is_empty());
         s.advance(day + 120 * SEC, &mut out);
         assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn advance_is_bounded_and_drain_keeps_the_reasons() {
+        let mut s = shard(FlowConfig {
+            max_flows: 10_000,
+            ..FlowConfig::default()
+        });
+        let mut out = Vec::new();
+        for i in 0..(EXPIRE_BUDGET as u64 + 100) {
+            let p = pkt(
+                (i % 250) as u8,
+                1000 + (i / 250) as u16,
+                251,
+                53,
+                17,
+                0,
+                SEC,
+            );
+            s.process(&p, &mut out);
+        }
+        s.advance(1000 * SEC, &mut out);
+        assert_eq!(out.len(), EXPIRE_BUDGET, "one call ends at most the budget");
+        s.advance(1000 * SEC, &mut out);
+        assert_eq!(out.len(), EXPIRE_BUDGET + 100);
+        assert!(out.iter().all(|r| r.end_reason == EndReason::Idle));
+        // Flows due by the shard's clock but never reached by `advance` keep their reason.
+        let mut s = shard(FlowConfig::default());
+        out.clear();
+        s.process(&udp(1, 2, SEC), &mut out);
+        s.process(&udp(3, 4, 200 * SEC), &mut out); // 1-2 is idle by now; no advance ran
+        s.drain(EndReason::Shutdown, &mut out);
+        let reasons: Vec<_> = out.iter().map(|r| (r.src_ip[3], r.end_reason)).collect();
+        assert_eq!(reasons, [(1, EndReason::Idle), (3, EndReason::Shutdown)]);
+    }
+
+    #[test]
+    fn a_due_flow_leaves_with_its_reason_when_the_table_is_full() {
+        let mut s = shard(FlowConfig {
+            max_flows: 1,
+            ..FlowConfig::default()
+        });
+        let mut out = Vec::new();
+        s.process(&udp(1, 2, SEC), &mut out);
+        s.process(&udp(3, 4, 2 * SEC), &mut out); // full: 1-2 is evicted
+        s.process(&udp(5, 6, 500 * SEC), &mut out); // full, but 3-4 is idle by now
+        let reasons: Vec<_> = out.iter().map(|r| r.end_reason).collect();
+        assert_eq!(reasons, [EndReason::Evicted, EndReason::Idle]);
     }
 
     #[test]
