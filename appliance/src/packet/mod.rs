@@ -17,6 +17,7 @@
 mod chdlc;
 mod decode;
 mod ethernet;
+mod fast;
 mod fragment;
 mod gre;
 mod gtp;
