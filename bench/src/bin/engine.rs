@@ -2,7 +2,7 @@
 //! table row per measurement, each the median of `--runs` repetitions (default 5).
 //!
 //! ```text
-//! engine synthetic [--flows K]... [--packets N] [--runs R]   decode + key/hash + Shard::process
+//! engine synthetic [--flows K]... [--packets N] [--runs R]   decode + key/hash + Shard::process_batch
 //! engine memory [--flows N]                                  RSS per live flow (child processes)
 //! engine file PATH [--runs R]                                run_offline, 1 worker, JSON → sink
 //! engine all PATH                                            the three above with defaults
@@ -292,7 +292,7 @@ enum Stage {
     Decode,
     /// Decode + `FlowPacket::new` (canonical key, hash).
     Key,
-    /// Decode + key + `Shard::process` (+ `advance` every 256 packets): the worker path.
+    /// Decode + key + `Shard::process_batch` and `advance` per 256 packets: the worker path.
     Full,
 }
 
@@ -309,7 +309,7 @@ impl Stage {
         match self {
             Stage::Decode => "decode only",
             Stage::Key => "decode + FlowPacket::new",
-            Stage::Full => "decode + key + Shard::process",
+            Stage::Full => "decode + key + Shard::process_batch",
         }
     }
 }
