@@ -265,7 +265,7 @@ pub const EXPIRE_BUDGET: usize = 4096;
 impl Shard {
     /// An empty shard for worker `worker` of `workers`. The slab for `cfg.max_flows` flows is
     /// reserved up front (address space only: pages are touched as flows arrive); the index
-    /// starts small and doubles as flows arrive (see [`INITIAL_INDEX`]).
+    /// starts small and doubles as flows arrive.
     pub fn new(cfg: FlowConfig, worker: usize, workers: usize) -> Self {
         let cap = cfg.max_flows.max(1);
         Shard {
