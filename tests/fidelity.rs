@@ -107,6 +107,7 @@ pub fn nfstream_config(workers: usize) -> PipelineConfig {
             ..FlowConfig::default()
         },
         decoder: DecoderConfig::default(),
+        export: appliance::export::stage::StageConfig::default(),
     }
 }
 

@@ -4,4 +4,6 @@ mod alloc;
 mod common;
 mod determinism;
 mod fidelity;
+mod nmsg;
 mod robustness;
+mod trap;

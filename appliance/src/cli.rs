@@ -165,13 +165,37 @@ pub struct FlowArgs {
     pub ip_fragments: FragmentsArg,
 }
 
-/// Output options.
+/// Output options: where records go (any number of sinks at once) and what the terminal shows.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Output")]
 pub struct OutputArgs {
-    /// Write NDJSON records (one object per flow) to PATH, or to stdout with `-`.
-    #[arg(long, value_name = "PATH|-", default_value = "-")]
-    pub json: PathBuf,
+    /// NDJSON records, one object per flow: to a file PATH, to stdout with `-`, or to a TCP
+    /// collector with `tcp:HOST:PORT` (reconnects; records sent while it is down are dropped
+    /// and counted). Repeatable. Without any sink option, records go to stdout.
+    #[arg(long, value_name = "PATH|-|tcp:HOST:PORT")]
+    pub json: Vec<String>,
+
+    /// Rotate JSON files when they exceed this many bytes (renamed PATH.<UTC time>).
+    #[arg(long, value_name = "BYTES")]
+    pub json_rotate_size: Option<u64>,
+
+    /// Rotate JSON files this many seconds after they were opened.
+    #[arg(long, value_name = "SECS")]
+    pub json_rotate_interval: Option<u64>,
+
+    #[command(flatten)]
+    pub nmsg: NmsgArgs,
+
+    #[command(flatten)]
+    pub trap: TrapArgs,
+
+    /// Flush each sink after this many records…
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub flush_records: usize,
+
+    /// …or when its oldest unflushed record is this many milliseconds old.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub flush_interval_ms: u64,
 
     /// Show packets, flows and rate on stderr while running.
     #[arg(long, value_name = "WHEN", default_value = "auto")]
@@ -180,6 +204,169 @@ pub struct OutputArgs {
     /// Do not print the end-of-run summary on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// NMSG output (Farsight / DomainTools).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "NMSG output")]
+pub struct NmsgArgs {
+    /// Send NMSG containers over UDP (`udp:HOST:PORT`) or write them to a file
+    /// (`file:PATH`, created afresh; reopened for appending on SIGHUP). Each flow becomes a base/ipconn payload (its 5-tuple) and a base/encode
+    /// payload (the whole record). Repeatable.
+    #[arg(long = "nmsg", id = "nmsg", value_name = "udp:HOST:PORT|file:PATH")]
+    pub targets: Vec<String>,
+
+    /// Largest container, bytes (nmsgtool's default); bigger payloads are fragmented.
+    #[arg(
+        long = "nmsg-container-size",
+        value_name = "BYTES",
+        default_value_t = 8192
+    )]
+    pub container_size: usize,
+
+    /// Compress containers with zlib.
+    #[arg(long = "nmsg-zlib")]
+    pub zlib: bool,
+
+    /// A CRC32C per payload (libnmsg and go-nmsg always write them).
+    #[arg(long = "nmsg-crc", value_name = "on|off", default_value = "on")]
+    pub crc: Switch,
+
+    /// Payload `source` id.
+    #[arg(long = "nmsg-source", value_name = "ID")]
+    pub source: Option<u32>,
+
+    /// Payload `operator` id.
+    #[arg(long = "nmsg-operator", value_name = "ID")]
+    pub operator: Option<u32>,
+
+    /// Payload `group` id.
+    #[arg(long = "nmsg-group", value_name = "ID")]
+    pub group: Option<u32>,
+
+    /// Encoding of the full record in base/encode payloads.
+    #[arg(long = "nmsg-encode", value_name = "FORMAT", default_value = "json")]
+    pub encode: NmsgEncodeArg,
+}
+
+/// `--nmsg-encode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum NmsgEncodeArg {
+    /// The NDJSON record.
+    Json,
+    /// The same fields as MessagePack.
+    Msgpack,
+}
+
+/// UniRec over TRAP output (NEMEA).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "UniRec / TRAP output")]
+pub struct TrapArgs {
+    /// Serve UniRec records as a TRAP output interface: `u:NAME` (UNIX socket in the socket
+    /// directory), `t:PORT` or `t:ADDR:PORT` (TCP), `f:PATH` (file). Repeatable. Clients that
+    /// stall or leave never slow capture; their records are dropped and counted.
+    #[arg(long = "trap", id = "trap", value_name = "u:NAME|t:PORT|f:PATH")]
+    pub targets: Vec<String>,
+
+    /// Address `t:PORT` binds to (libtrap binds every address; we bind loopback unless told).
+    #[arg(long = "trap-bind", value_name = "ADDR", default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+
+    /// Directory of `u:` sockets [default: $TRAP_SOCKET_DIR, else /tmp, as libtrap].
+    #[arg(long = "trap-socket-dir", value_name = "DIR")]
+    pub socket_dir: Option<PathBuf>,
+
+    /// TRAP buffer header: `v17` (libtrap ≥ 1.17, 14 bytes) or `old` (4 bytes).
+    #[arg(
+        long = "trap-buffer-header",
+        value_name = "KIND",
+        default_value = "v17"
+    )]
+    pub buffer_header: TrapHeaderArg,
+}
+
+/// `--trap-buffer-header`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TrapHeaderArg {
+    /// libtrap ≥ 1.17.
+    V17,
+    /// Before libtrap 1.17.
+    Old,
+}
+
+impl OutputArgs {
+    /// Parses every sink option and opens the sinks (files created, sockets bound), in the
+    /// order JSON, NMSG, TRAP. Without any sink option: NDJSON on stdout.
+    ///
+    /// # Errors
+    ///
+    /// A malformed destination (naming it and the accepted forms), or one that cannot be
+    /// opened or bound.
+    pub fn open_sinks(&self) -> Result<Vec<Box<dyn crate::export::ExportSink>>, Error> {
+        use crate::export::json::{JsonConfig, JsonSink, JsonTarget};
+        use crate::export::nmsg::{NmsgConfig, NmsgEncoding, NmsgSink, NmsgTarget};
+        use crate::export::unirec::{BufferHeader, TrapConfig, TrapSink, TrapTarget};
+
+        let mut sinks: Vec<Box<dyn crate::export::ExportSink>> = Vec::new();
+        let none =
+            self.json.is_empty() && self.nmsg.targets.is_empty() && self.trap.targets.is_empty();
+        let default_json = ["-".to_string()];
+        let json: &[String] = if none { &default_json } else { &self.json };
+        for spec in json {
+            sinks.push(Box::new(JsonSink::new(JsonConfig {
+                target: JsonTarget::parse(spec)?,
+                rotate_bytes: self.json_rotate_size,
+                rotate_every: self
+                    .json_rotate_interval
+                    .map(std::time::Duration::from_secs),
+            })?));
+        }
+        for spec in &self.nmsg.targets {
+            let mut cfg = NmsgConfig::new(NmsgTarget::parse(spec)?);
+            cfg.container_size = self.nmsg.container_size;
+            cfg.zlib = self.nmsg.zlib;
+            cfg.crc = self.nmsg.crc == Switch::On;
+            cfg.source = self.nmsg.source;
+            cfg.operator = self.nmsg.operator;
+            cfg.group = self.nmsg.group;
+            cfg.encoding = match self.nmsg.encode {
+                NmsgEncodeArg::Json => NmsgEncoding::Json,
+                NmsgEncodeArg::Msgpack => NmsgEncoding::Msgpack,
+            };
+            sinks.push(Box::new(NmsgSink::new(cfg)?));
+        }
+        for spec in &self.trap.targets {
+            let mut cfg = TrapConfig::new(TrapTarget::parse(spec, self.trap.bind)?);
+            if let Some(dir) = &self.trap.socket_dir {
+                cfg.socket_dir = dir.clone();
+            }
+            cfg.header = match self.trap.buffer_header {
+                TrapHeaderArg::V17 => BufferHeader::V17,
+                TrapHeaderArg::Old => BufferHeader::Old,
+            };
+            sinks.push(Box::new(TrapSink::new(cfg)?));
+        }
+        Ok(sinks)
+    }
+
+    /// The export stage settings (offline: queues block when full).
+    ///
+    /// # Errors
+    ///
+    /// An option out of range.
+    pub fn stage_config(&self) -> Result<crate::export::stage::StageConfig, Error> {
+        if self.flush_records == 0 {
+            return Err(invalid("--flush-records", "must be at least 1".into()));
+        }
+        if self.flush_interval_ms == 0 {
+            return Err(invalid("--flush-interval-ms", "must be at least 1".into()));
+        }
+        Ok(crate::export::stage::StageConfig {
+            flush_records: self.flush_records,
+            flush_age: std::time::Duration::from_millis(self.flush_interval_ms),
+            ..crate::export::stage::StageConfig::default()
+        })
+    }
 }
 
 impl FlowArgs {
@@ -253,6 +440,7 @@ impl FlowArgs {
                 max_fragments: self.max_fragments,
                 join_fragments: self.ip_fragments == FragmentsArg::Join,
             },
+            export: crate::export::stage::StageConfig::default(),
         })
     }
 }
@@ -311,6 +499,52 @@ mod tests {
         assert!(!cfg.flow.tcp_end && cfg.flow.stats && !cfg.decoder.decode_tunnels);
         assert_eq!((cfg.flow.splt, cfg.flow.idle_timeout_ms), (5, 15_000));
         assert_eq!(cfg.flow.accounting, Accounting::Payload);
+    }
+
+    fn output_args(args: &[&str]) -> OutputArgs {
+        match parse(args).unwrap().command {
+            Command::Pcap(p) => p.output,
+        }
+    }
+
+    #[test]
+    fn sinks_open_from_their_options() {
+        let dir = std::env::temp_dir().join(format!("xdpflow-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let json = dir.join("f.ndjson");
+        let nmsg = format!("file:{}", dir.join("f.nmsg").display());
+        let trap = format!("f:{}", dir.join("f.trap").display());
+        let out = output_args(&[
+            "pcap",
+            "--json",
+            json.to_str().unwrap(),
+            "--nmsg",
+            &nmsg,
+            "--trap",
+            &trap,
+        ]);
+        let names: Vec<_> = out.open_sinks().unwrap().iter().map(|s| s.name()).collect();
+        assert_eq!(names, ["json", "nmsg", "trap"]);
+        // No sink option: NDJSON on stdout.
+        let names: Vec<_> = output_args(&["pcap"])
+            .open_sinks()
+            .unwrap()
+            .iter()
+            .map(|s| s.name())
+            .collect();
+        assert_eq!(names, ["json"]);
+        // A malformed destination names itself.
+        let err = output_args(&["pcap", "--nmsg", "udp:nowhere"])
+            .open_sinks()
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("udp:nowhere"), "{err}");
+        let err = output_args(&["pcap", "--trap", "x:1"])
+            .open_sinks()
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("x:1"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

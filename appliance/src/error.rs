@@ -59,6 +59,30 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// An export destination spec (`--nmsg udp:HOST:PORT`, `--trap u:NAME`, ...) is malformed.
+    #[error("invalid {sink} destination `{spec}`: {reason}")]
+    SinkSpec {
+        /// The sink kind (`nmsg`, `trap`, `json`).
+        sink: &'static str,
+        /// The spec as given.
+        spec: String,
+        /// What is wrong and the accepted forms.
+        reason: String,
+    },
+    /// An export destination could not be opened, bound or written (fatal for that sink;
+    /// transient network failures are counted, not errors).
+    #[error("{sink} output `{target}`: {action} failed")]
+    SinkIo {
+        /// The sink kind.
+        sink: &'static str,
+        /// The destination (path, address, socket name).
+        target: String,
+        /// What was attempted (`create`, `bind`, `write`, ...).
+        action: &'static str,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A command-line or config value is out of range or inconsistent.
     #[error("invalid option `{option}`: {reason}")]
     InvalidOption {

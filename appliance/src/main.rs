@@ -7,8 +7,6 @@ use std::time::Duration;
 use appliance::Error;
 use appliance::capture::pcap::PcapSource;
 use appliance::cli::{Cli, Command, EXIT_FAILED, EXIT_OK, EXIT_USAGE, PcapArgs, ProgressArg};
-use appliance::export::ExportSink;
-use appliance::export::json::JsonSink;
 use appliance::pipeline::{Counters, run_offline};
 use appliance::progress::{Progress, summary_text};
 use clap::Parser;
@@ -44,7 +42,10 @@ fn report(err: &Error) {
 }
 
 fn pcap(args: &PcapArgs) -> i32 {
-    let cfg = match args.flow.to_config() {
+    let cfg = match args.flow.to_config().and_then(|mut c| {
+        c.export = args.output.stage_config()?;
+        Ok(c)
+    }) {
         Ok(c) => c,
         Err(e) => {
             report(&e);
@@ -66,20 +67,25 @@ fn pcap(args: &PcapArgs) -> i32 {
             }
         }
     };
-    let sink = match JsonSink::create(args.output.json.clone()) {
+    let sinks = match args.output.open_sinks() {
         Ok(s) => s,
         Err(e) => {
             report(&e);
             return EXIT_USAGE;
         }
     };
-    let sinks: Vec<Box<dyn ExportSink>> = vec![Box::new(sink)];
     let mut progress = match args.output.progress {
         ProgressArg::Never => None,
         ProgressArg::Auto => Progress::new(false),
         ProgressArg::Always => Progress::new(true),
     };
     let counters = Arc::new(Counters::default());
+    // SIGHUP: every sink reopens its output files (logrotate).
+    if let Err(e) =
+        signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&counters.reopen))
+    {
+        tracing::warn!(message = "Cannot handle SIGHUP; output files will not be reopened.", %e);
+    }
     let mut draw = |c: &Counters| {
         if let Some(p) = progress.as_mut() {
             p.update(c);

@@ -7,7 +7,7 @@
 //!    │ is dropped); emptied batches come back on a return channel and are reused
 //! worker w: flow::Shard::process per packet, Shard::advance(batch clock) per batch
 //!    ▼ bounded channel of Vec<FlowRecord> (full ⇒ the worker waits)
-//! exporter: every ExportSink::write_batch, flush at the end
+//! exporter ─► export::stage: one thread, queue, batching and policy per sink
 //! ```
 //!
 //! Time is packet time. The reader's clock is the latest timestamp read so far (it never goes
@@ -30,6 +30,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use crate::capture::{Frame, PacketSource};
 use crate::error::Error;
 use crate::export::ExportSink;
+use crate::export::stage::{ExportStage, SinkReport, StageConfig};
 use crate::flow::key::worker_of;
 use crate::flow::{EndReason, FlowConfig, FlowPacket, FlowRecord, KeyHasher, Shard};
 use crate::packet::{Decoder, DecoderConfig, DropReason};
@@ -54,6 +55,8 @@ pub struct PipelineConfig {
     pub flow: FlowConfig,
     /// Decoder settings.
     pub decoder: DecoderConfig,
+    /// Sink queues, batching and full-queue policy (offline: `WhenFull::Block`).
+    pub export: StageConfig,
 }
 
 /// Live counters, published once per batch by each thread.
@@ -73,6 +76,8 @@ pub struct Counters {
     pub records_exported: AtomicU64,
     /// Set when a downstream stage failed: upstream stages stop.
     pub stop: AtomicBool,
+    /// Raised (by a SIGHUP handler) to make every sink reopen its output files.
+    pub reopen: Arc<AtomicBool>,
 }
 
 /// A progress callback and how often to call it.
@@ -97,6 +102,8 @@ pub struct Summary {
     pub flows_ended: [u64; EndReason::COUNT],
     /// Records handed to every sink.
     pub records_exported: u64,
+    /// Per-sink counters at the end of the run.
+    pub sinks: Vec<SinkReport>,
     /// Wall-clock time of the run.
     pub elapsed: Duration,
 }
@@ -136,7 +143,7 @@ struct WorkerResult {
 pub fn run_offline(
     source: &mut dyn PacketSource,
     cfg: &PipelineConfig,
-    mut sinks: Vec<Box<dyn ExportSink>>,
+    sinks: Vec<Box<dyn ExportSink>>,
     counters: &Arc<Counters>,
     on_progress: Option<ProgressHook<'_>>,
 ) -> Outcome {
@@ -151,12 +158,22 @@ pub fn run_offline(
     let (ret_tx, ret_rx) = bounded::<PacketBatch>(n * (WORKER_QUEUE + 2));
     let mut summary = Summary::default();
 
+    let stage = match ExportStage::start(sinks, cfg.export, &counters.reopen) {
+        Ok(s) => s,
+        Err(e) => {
+            return Outcome {
+                summary,
+                error: Some(e),
+            };
+        }
+    };
+
     let (reader_result, worker_results, export_result) = std::thread::scope(|scope| {
         let exporter = {
             let counters = Arc::clone(counters);
             std::thread::Builder::new()
                 .name("xdpflow-export".into())
-                .spawn_scoped(scope, move || export_loop(&rec_rx, &mut sinks, &counters))
+                .spawn_scoped(scope, move || export_loop(&rec_rx, stage, &counters))
         };
         let mut worker_txs = Vec::with_capacity(n);
         let mut workers = Vec::with_capacity(n);
@@ -193,7 +210,7 @@ pub fn run_offline(
             .enumerate()
             .map(|(w, h)| join(h, &format!("xdpflow-worker-{w}")))
             .collect();
-        let export_result = join(exporter, "xdpflow-export").and_then(|r| r);
+        let export_result = join(exporter, "xdpflow-export");
         (reader_result, worker_results, export_result)
     });
 
@@ -212,11 +229,15 @@ pub fn run_offline(
         }
     }
     match export_result {
-        Ok(records) => summary.records_exported = records,
-        Err(e) => {
-            // A sink failure explains any input-side stop that it caused; report it first.
-            error = Some(e);
+        Ok((reports, result)) => {
+            summary.sinks = reports;
+            match result {
+                Ok(records) => summary.records_exported = records,
+                // A sink failure explains any input-side stop that it caused; report it first.
+                Err(e) => error = Some(e),
+            }
         }
+        Err(e) => error = Some(e),
     }
     summary.elapsed = started.elapsed();
     Outcome { summary, error }
@@ -378,27 +399,22 @@ fn worker_loop(
 
 fn export_loop(
     rx: &Receiver<Vec<FlowRecord>>,
-    sinks: &mut [Box<dyn ExportSink>],
+    mut stage: ExportStage,
     counters: &Counters,
-) -> Result<u64, Error> {
+) -> (Vec<SinkReport>, Result<u64, Error>) {
     let mut records = 0u64;
-    let result = (|| {
-        for batch in rx.iter() {
-            for sink in sinks.iter_mut() {
-                sink.write_batch(&batch)?;
-            }
-            records += batch.len() as u64;
-            counters.records_exported.store(records, Ordering::Relaxed);
+    for batch in rx.iter() {
+        records += batch.len() as u64;
+        stage.send(batch);
+        counters.records_exported.store(records, Ordering::Relaxed);
+        if stage.failed() {
+            // Stop the run: the reader sees `stop`, the workers see this queue close.
+            counters.stop.store(true, Ordering::Relaxed);
+            break;
         }
-        for sink in sinks.iter_mut() {
-            sink.flush()?;
-        }
-        Ok(records)
-    })();
-    if result.is_err() {
-        counters.stop.store(true, Ordering::Relaxed);
     }
-    result
+    let (reports, error) = stage.finish();
+    (reports, error.map_or(Ok(records), Err))
 }
 
 #[cfg(test)]
@@ -447,6 +463,7 @@ mod tests {
             workers,
             flow: FlowConfig::default(),
             decoder: DecoderConfig::default(),
+            export: StageConfig::default(),
         };
         let mut src = MemSource::new(frames);
         let sinks: Vec<Box<dyn ExportSink>> = vec![Box::new(Collect(Arc::clone(&got)))];
@@ -536,6 +553,7 @@ mod tests {
                 ..FlowConfig::default()
             },
             decoder: DecoderConfig::default(),
+            export: StageConfig::default(),
         };
         let mut src = MemSource::new(frames);
         let out = run_offline(

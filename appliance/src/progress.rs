@@ -109,6 +109,12 @@ pub fn summary_text(s: &Summary) -> String {
         s.records_exported,
         ended.join(", ")
     );
+    for r in &s.sinks {
+        t += &format!(
+            "  sink {}: {} records, {} bytes, {} batches, {} dropped, {} errors\n",
+            r.name, r.records, r.bytes, r.batches, r.dropped, r.errors
+        );
+    }
     t
 }
 
@@ -134,7 +140,19 @@ mod tests {
         s.flows_created = 3;
         s.records_exported = 3;
         s.flows_ended[EndReason::Idle as usize] = 3;
+        s.sinks.push(crate::export::stage::SinkReport {
+            name: "json",
+            records: 3,
+            bytes: 900,
+            batches: 1,
+            dropped: 0,
+            errors: 0,
+        });
         let t = summary_text(&s);
+        assert!(
+            t.contains("sink json: 3 records, 900 bytes, 1 batches, 0 dropped"),
+            "{t}"
+        );
         assert!(t.contains("dropped 2: not_ip 2"), "{t}");
         assert!(
             t.contains("flows 3 created, 3 exported (idle 3, active 0"),

@@ -3,9 +3,24 @@
 //! flow table (that is `flow`) nor which thread runs a sink (that is `pipeline`).
 
 pub mod json;
+pub mod nmsg;
+pub mod stage;
+pub mod unirec;
 
 use crate::error::Error;
 use crate::flow::FlowRecord;
+
+/// What a sink counts itself; the export stage adds records, batches and queue drops.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SinkStats {
+    /// Bytes handed to the destination (file, socket), after encoding and compression.
+    pub bytes: u64,
+    /// Records the sink could not deliver: collector down, TRAP client stalled (per client),
+    /// UDP send failed. Counted, never an error.
+    pub dropped: u64,
+    /// Failures that were recovered from: failed connects, sends, reconnects.
+    pub errors: u64,
+}
 
 /// A destination for finished flows.
 pub trait ExportSink: Send {
@@ -26,6 +41,20 @@ pub trait ExportSink: Send {
     ///
     /// The destination failed.
     fn flush(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// The sink's own counters so far. Default: nothing counted.
+    fn stats(&self) -> SinkStats {
+        SinkStats::default()
+    }
+
+    /// Reopens output files (SIGHUP, log rotation). Default: nothing to reopen.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be reopened.
+    fn reopen(&mut self) -> Result<(), Error> {
         Ok(())
     }
 }

@@ -617,6 +617,7 @@ fn file_pipeline_config() -> PipelineConfig {
             ..FlowConfig::default()
         },
         decoder: DecoderConfig::default(),
+        export: appliance::export::stage::StageConfig::default(),
     }
 }
 
