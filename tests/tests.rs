@@ -4,6 +4,7 @@ mod alloc;
 mod common;
 mod determinism;
 mod fidelity;
+mod json;
 mod nmsg;
 mod robustness;
 mod trap;

@@ -175,7 +175,7 @@ pub struct OutputArgs {
     #[arg(long, value_name = "PATH|-|tcp:HOST:PORT")]
     pub json: Vec<String>,
 
-    /// Rotate JSON files when they exceed this many bytes (renamed PATH.<UTC time>).
+    /// Rotate JSON files when they exceed this many bytes (renamed `PATH.<UTC time>`).
     #[arg(long, value_name = "BYTES")]
     pub json_rotate_size: Option<u64>,
 

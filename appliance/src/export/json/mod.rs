@@ -18,6 +18,7 @@
 //! is closed before the record that would take it past the limit, so every file holds at most
 //! `rotate_bytes` unless one record alone is larger. With `rotate_every`, a non-empty file is
 //! closed once it is that old (checked per batch and at each flush). Records are never split.
+//! Stdout and TCP targets ignore both settings.
 //! A closed file is renamed to `PATH.<UTC time of rotation, YYYYmmddTHHMMSSZ>`, or
 //! `PATH.<time>.1`, `.2`, ... when that name exists: a rotated file is never overwritten. Then a
 //! fresh `PATH` is started. [`ExportSink::reopen`] (SIGHUP, for logrotate) writes out what is
@@ -137,9 +138,12 @@ impl fmt::Display for JsonTarget {
 pub struct JsonConfig {
     /// Where records go.
     pub target: JsonTarget,
-    /// Files only: rotate before a record that would take the file past this many bytes.
+    /// Files: rotate before a record that would take the file past this many bytes. Ignored
+    /// for stdout and TCP, so one setting can serve several targets; a caller that wants to
+    /// refuse rotation without any file target checks that itself.
     pub rotate_bytes: Option<u64>,
-    /// Files only: rotate a non-empty file once it is this old (since it was opened).
+    /// Files: rotate a non-empty file once it is this old (since it was opened). Ignored for
+    /// stdout and TCP.
     pub rotate_every: Option<Duration>,
 }
 
@@ -211,24 +215,15 @@ impl JsonSink {
     ///
     /// # Errors
     ///
-    /// [`Error::SinkSpec`] when rotation is asked for a destination that is not a file, or with
-    /// a zero size or period; [`Error::SinkIo`] when the file cannot be opened.
+    /// [`Error::SinkSpec`] for a zero rotation size or period (whatever the target);
+    /// [`Error::SinkIo`] when the file cannot be opened.
     pub fn new(cfg: JsonConfig) -> Result<Self, Error> {
-        let rotating = cfg.rotate_bytes.is_some() || cfg.rotate_every.is_some();
-        let spec_err = |reason: &str| Error::SinkSpec {
-            sink: "json",
-            spec: cfg.target.to_string(),
-            reason: reason.to_string(),
-        };
         if cfg.rotate_bytes == Some(0) || cfg.rotate_every == Some(Duration::ZERO) {
-            return Err(spec_err(
-                "the rotation size and period must be greater than 0",
-            ));
-        }
-        if rotating && !matches!(cfg.target, JsonTarget::File(_)) {
-            return Err(spec_err(
-                "rotation applies to files only, not stdout or tcp",
-            ));
+            return Err(Error::SinkSpec {
+                sink: "json",
+                spec: cfg.target.to_string(),
+                reason: "the rotation size and period must be greater than 0".to_string(),
+            });
         }
         let mut stats = SinkStats::default();
         let out = match cfg.target {
@@ -406,19 +401,14 @@ mod tests {
     }
 
     #[test]
-    fn rejects_rotation_of_stdout_and_tcp_and_zero_limits() {
+    fn rejects_zero_rotation_limits_and_ignores_rotation_off_files() {
         let cfg = |target, rotate_bytes, rotate_every| JsonConfig {
             target,
             rotate_bytes,
             rotate_every,
         };
         for c in [
-            cfg(JsonTarget::Stdout, Some(10), None),
-            cfg(
-                JsonTarget::Tcp("127.0.0.1:1".into()),
-                None,
-                Some(Duration::from_secs(1)),
-            ),
+            cfg(JsonTarget::Stdout, Some(0), None),
             cfg(JsonTarget::File("x".into()), Some(0), None),
             cfg(JsonTarget::File("x".into()), None, Some(Duration::ZERO)),
         ] {
@@ -428,6 +418,17 @@ mod tests {
                 "{c:?}: {err:?}"
             );
         }
+        let every = Some(Duration::from_secs(1));
+        JsonSink::new(cfg(JsonTarget::Stdout, Some(10), every)).expect("stdout, no rotation");
+        let sink = JsonSink::new(cfg(JsonTarget::Tcp(closed_port()), Some(10), every))
+            .expect("tcp, no rotation");
+        assert_eq!(sink.stats().errors, 1, "nobody listens");
+    }
+
+    /// A port nobody listens on (bound, then released).
+    fn closed_port() -> String {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
     }
 
     #[test]
