@@ -383,6 +383,7 @@ mod tests {
             ip_version: 4,
             vlan_id: 0,
             tunnel_id: 0,
+            tcp_flags: [0, 0],
             src2dst: DirCounters::default(),
             dst2src: DirCounters::default(),
             stats: None,

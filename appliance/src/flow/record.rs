@@ -113,6 +113,8 @@ pub struct FlowRecord {
     pub vlan_id: u16,
     /// `packet::tunnel` kind, 0 if not tunnelled.
     pub tunnel_id: u32,
+    /// OR of the TCP flags seen, `[src2dst, dst2src]`; 0 for other protocols.
+    pub tcp_flags: [u8; 2],
     /// Packets from `src` to `dst`.
     pub src2dst: DirCounters,
     /// Packets from `dst` to `src`.
@@ -191,6 +193,7 @@ mod tests {
             ip_version: 4,
             vlan_id: 0,
             tunnel_id: 0,
+            tcp_flags: [0, 0],
             src2dst: a,
             dst2src: DirCounters::default(),
             stats: None,

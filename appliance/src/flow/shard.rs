@@ -190,8 +190,11 @@ struct Entry {
     last_seen_ms: [u64; 2],
     packets: [u64; 2],
     bytes: [u64; 2],
+    /// OR of the TCP flags seen per direction.
+    tcp_flags: [u8; 2],
+    _line1_end: [u8; 6],
+    // Line 2. The age list is touched only when a flow starts or ends.
     age: Links,
-    // Line 2.
     first_seen_ms: [u64; 2],
     id: u64,
     src_mac: [u8; 6],
@@ -200,7 +203,7 @@ struct Entry {
 
 const _: () = assert!(std::mem::size_of::<Entry>() == 192);
 const _: () = assert!(std::mem::offset_of!(Entry, first_clock_ms) == 64);
-const _: () = assert!(std::mem::offset_of!(Entry, first_seen_ms) == 128);
+const _: () = assert!(std::mem::offset_of!(Entry, age) == 128);
 
 impl Entry {
     #[inline]
@@ -484,6 +487,8 @@ impl Shard {
             last_seen_ms: [0; 2],
             packets: [0; 2],
             bytes: [0; 2],
+            tcp_flags: [0; 2],
+            _line1_end: [0; 6],
             age: none,
             first_seen_ms: [0; 2],
             id: self.next_seq * self.workers + self.worker,
@@ -540,6 +545,7 @@ impl Shard {
         }
         e.packets[dir] += 1;
         e.bytes[dir] += size;
+        e.tcp_flags[dir] |= p.decoded.tcp_flags;
         if self.cfg.stats {
             let piat_bi = (n_before > 0).then(|| ts_ms.saturating_sub(last_bi));
             let piat_dir = last_dir.map(|l| ts_ms.saturating_sub(l));
@@ -613,6 +619,7 @@ impl Shard {
             ip_version: t.ip_version,
             vlan_id: t.vlan_id,
             tunnel_id: t.tunnel_id,
+            tcp_flags: e.tcp_flags,
             src2dst: e.counters(0),
             dst2src: e.counters(1),
             stats,
@@ -882,6 +889,7 @@ mod tests {
             (out[0].end_reason, out[0].bidirectional().packets),
             (EndReason::End, 3)
         );
+        assert_eq!(out[0].tcp_flags, [0x13, 0x11], "OR of SYN, FIN+ACK / FIN+ACK");
         s.process(&pkt(3, 40000, 2, 80, 6, 0x04, SEC), &mut out); // lone RST
         assert_eq!(out.len(), 2);
         assert_eq!(out[1].end_reason, EndReason::End);

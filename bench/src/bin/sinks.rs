@@ -57,6 +57,7 @@ fn records(n: usize) -> Vec<FlowRecord> {
                 ip_version: if v6 { 6 } else { 4 },
                 vlan_id: 0,
                 tunnel_id: 0,
+                tcp_flags: [0, 0],
                 src2dst: dir(1 + (r & 0x3f), 60 + (r & 0xffff)),
                 dst2src: dir(1 + ((r >> 6) & 0x3f), 60 + ((r >> 20) & 0xfffff)),
                 stats: None,

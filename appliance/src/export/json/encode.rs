@@ -274,6 +274,7 @@ pub(super) mod tests {
             ip_version: 4,
             vlan_id: 100,
             tunnel_id: 0,
+            tcp_flags: [0, 0],
             src2dst: DirCounters {
                 first_seen_ms: 1000,
                 last_seen_ms: 1500,

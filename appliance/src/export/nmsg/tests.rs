@@ -54,6 +54,7 @@ fn spec_record() -> FlowRecord {
         ip_version: 4,
         vlan_id: 0,
         tunnel_id: 0,
+        tcp_flags: [0, 0],
         src2dst: seen,
         dst2src: DirCounters::default(),
         stats: None,

@@ -4,7 +4,6 @@
 
 use super::template::{Elem, Field, Template, TooLong, Type, put_ip, time_ms};
 use crate::flow::FlowRecord;
-use crate::flow::stats::{DST2SRC, FlagCounts, SRC2DST};
 
 /// Where a field's value comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,10 +130,7 @@ impl FlowEncoder {
     #[inline]
     pub fn encode(&self, r: &FlowRecord, out: &mut Vec<u8>) -> Result<usize, TooLong> {
         let bi = r.bidirectional();
-        let (flags, flags_rev) = match &r.stats {
-            Some(s) => (or_flags(&s.flags[SRC2DST]), or_flags(&s.flags[DST2SRC])),
-            None => (0, 0),
-        };
+        let [flags, flags_rev] = r.tcp_flags;
         let ppi = match &r.splt {
             Some(s) => s
                 .direction
@@ -198,21 +194,6 @@ impl FlowEncoder {
     }
 }
 
-/// OR of the TCP flags seen in one direction, rebuilt from the `--stats` per-flag counters
-/// (`unirec/fields` bits: FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10, URG 0x20; ECE 0x40
-/// and CWR 0x80 as in the TCP header).
-fn or_flags(c: &FlagCounts) -> u8 {
-    let bit = |n: u32, b: u8| if n > 0 { b } else { 0 };
-    bit(c.fin, 0x01)
-        | bit(c.syn, 0x02)
-        | bit(c.rst, 0x04)
-        | bit(c.psh, 0x08)
-        | bit(c.ack, 0x10)
-        | bit(c.urg, 0x20)
-        | bit(c.ece, 0x40)
-        | bit(c.cwr, 0x80)
-}
-
 /// Appends `n` zero bytes to `out` and returns them, to be filled in place.
 #[inline]
 fn grow(out: &mut Vec<u8>, n: usize) -> &mut [u8] {
@@ -228,7 +209,7 @@ fn sat32(v: u64) -> u32 {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::flow::stats::FlowStats;
+    use crate::flow::stats::{DST2SRC, FlowStats, SRC2DST};
     use crate::flow::{DirCounters, EndReason, Splt};
 
     /// A TCP flow 192.0.2.1:51000 → 198.51.100.7:443 with `--stats` and `--splt 4`.
@@ -254,6 +235,7 @@ pub(super) mod tests {
             ip_version: 4,
             vlan_id: 0,
             tunnel_id: 0,
+            tcp_flags: [0x12, 0x12], // SYN|ACK each way, as the stats below say
             src2dst: DirCounters {
                 first_seen_ms: 1_700_000_000_500,
                 last_seen_ms: 1_700_000_000_520,
@@ -378,14 +360,15 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn without_stats_and_splt_flags_are_zero_and_arrays_empty() {
+    fn without_stats_and_splt_flags_come_from_the_record_and_arrays_are_empty() {
         let mut r = sample_record();
         r.stats = None;
         r.splt = None;
+        r.tcp_flags = [0x1b, 0x04]; // FIN|SYN|PSH|ACK, RST
         let e = FlowEncoder::new(1, 0, 65_535);
         let mut out = Vec::new();
         assert_eq!(e.encode(&r, &mut out), Ok(112));
-        assert_eq!(&out[98..100], [0, 0]); // TCP_FLAGS, TCP_FLAGS_REV
+        assert_eq!(&out[98..100], [0x1b, 0x04]); // TCP_FLAGS, TCP_FLAGS_REV
         assert_eq!(&out[100..112], [0; 12]); // three empty dynamic fields
     }
 

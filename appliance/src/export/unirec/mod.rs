@@ -74,8 +74,9 @@
 //! | 104 | `uint16* PPI_PKT_LENGTHS` | `--splt`: `splt_ps` (²) |
 //! | 108 | `time* PPI_PKT_TIMES` | `--splt`: `TIME_FIRST`, then + `splt_piat_ms` each |
 //!
-//! (¹) Rebuilt from the `--stats` per-flag packet counters (a bit is set when its counter is
-//! not 0); **0 without `--stats`**: the flow table keeps no OR'd flags otherwise.
+//! (¹) `FlowRecord::tcp_flags`: the flow table ORs every TCP packet's flags byte per direction
+//! (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10, URG 0x20, ECE 0x40, CWR 0x80, as in the
+//! TCP header and ipfixprobe); 0 for other protocols.
 //! (²) Packet size per `--accounting`; ipfixprobe's `pstats` counts payload bytes and skips
 //! empty packets, we do not.
 //!
