@@ -889,7 +889,11 @@ mod tests {
             (out[0].end_reason, out[0].bidirectional().packets),
             (EndReason::End, 3)
         );
-        assert_eq!(out[0].tcp_flags, [0x13, 0x11], "OR of SYN, FIN+ACK / FIN+ACK");
+        assert_eq!(
+            out[0].tcp_flags,
+            [0x13, 0x11],
+            "OR of SYN, FIN+ACK / FIN+ACK"
+        );
         s.process(&pkt(3, 40000, 2, 80, 6, 0x04, SEC), &mut out); // lone RST
         assert_eq!(out.len(), 2);
         assert_eq!(out[1].end_reason, EndReason::End);
