@@ -183,12 +183,6 @@ pub struct OutputArgs {
     #[arg(long, value_name = "SECS")]
     pub json_rotate_interval: Option<u64>,
 
-    #[command(flatten)]
-    pub nmsg: NmsgArgs,
-
-    #[command(flatten)]
-    pub trap: TrapArgs,
-
     /// Flush each sink after this many records…
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub flush_records: usize,
@@ -204,6 +198,14 @@ pub struct OutputArgs {
     /// Do not print the end-of-run summary on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// NMSG sinks.
+    #[command(flatten)]
+    pub nmsg: NmsgArgs,
+
+    /// UniRec over TRAP sinks.
+    #[command(flatten)]
+    pub trap: TrapArgs,
 }
 
 /// NMSG output (Farsight / DomainTools).
