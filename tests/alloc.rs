@@ -4,7 +4,11 @@
 //! all warm by then).
 //!
 //! The allocator counts process-wide, and other tests of this binary run in parallel, so the
-//! test re-runs itself in a child process of this test binary where it is the only test.
+//! test re-runs itself in a child process of this test binary where it is the only test. Even
+//! there, libtest's main thread does a little bookkeeping (it allocates) right after it starts
+//! the test's thread, and on a loaded machine that can land inside a measured pass. So the
+//! test settles first, then measures three warm passes and requires one of them to allocate
+//! nothing: an allocation on the hot path would show up in every pass.
 
 use appliance::capture::PacketSource;
 use appliance::capture::mem::MemSource;
@@ -84,9 +88,15 @@ fn second_pass_through_decoder_and_shard_allocates_nothing() {
         (change.allocations + change.reallocations, out.len())
     };
     let (first_allocs, first_records) = pass(&mut mem, &mut out);
-    let (allocs, second_records) = pass(&mut mem, &mut out);
-    eprintln!("first pass: {first_allocs} allocations; second pass: {allocs}");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut warm = Vec::new();
+    for _ in 0..3 {
+        let (allocs, records) = pass(&mut mem, &mut out);
+        assert_eq!(records, first_records, "every pass makes the same records");
+        warm.push(allocs);
+    }
+    eprintln!("first pass: {first_allocs} allocations; warm passes: {warm:?}");
     assert!(first_records > 50, "{first_records} records");
-    assert_eq!(first_records, second_records);
-    assert_eq!(allocs, 0, "the second pass allocated {allocs} times");
+    let least = warm.iter().copied().min().unwrap_or(usize::MAX);
+    assert_eq!(least, 0, "every warm pass allocated: {warm:?}");
 }
