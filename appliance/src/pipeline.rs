@@ -288,11 +288,13 @@ fn read_loop(
     // Set when a worker is gone (it only leaves early when the exporter failed).
     let mut downstream_gone = false;
 
+    // Workers whose pending batch filled during one read call (reused: no allocation per call).
+    let mut full: Vec<usize> = Vec::with_capacity(n);
     let result = loop {
         if counters.stop.load(Ordering::Relaxed) {
             break Ok(());
         }
-        let mut full: Vec<usize> = Vec::new();
+        full.clear();
         let got = source.next_batch(READ_BATCH, &mut |f: Frame<'_>| {
             summary.frames += 1;
             summary.wire_bytes += u64::from(f.wire_len);
@@ -313,7 +315,7 @@ fn read_loop(
         });
         // Batches can fill mid-callback; the callback cannot send (it borrows `pending`), so
         // a full batch may grow past PACKET_BATCH by at most READ_BATCH before it leaves.
-        for w in full {
+        for &w in &full {
             if pending[w].pkts.len() >= PACKET_BATCH {
                 let fresh = ret_rx.try_recv().unwrap_or_else(|_| new_batch());
                 let mut batch = std::mem::replace(&mut pending[w], fresh);

@@ -2,7 +2,7 @@
 //! own bounded queue, batching and policy (issue 5, STYLE.md §7).
 //!
 //! ```text
-//! exporter ─ Arc<[FlowRecord]> ─┬─► queue (bounded) ─► sink thread: write_batch, flush by count | age ─► json
+//! exporter ─ Arc<Vec<FlowRecord>> ─┬─► queue (bounded) ─► sink thread: write_batch, flush by count | age ─► json
 //!                               ├─► queue (bounded) ─► sink thread ─► nmsg
 //!                               └─► queue (bounded) ─► sink thread ─► trap
 //! ```
@@ -100,7 +100,7 @@ pub struct SinkReport {
 
 struct Lane {
     name: &'static str,
-    tx: Option<Sender<Arc<[FlowRecord]>>>,
+    tx: Option<Sender<Arc<Vec<FlowRecord>>>>,
     counters: Arc<SinkCounters>,
     /// Records dropped because the queue was full (the thread adds the sink's own drops).
     queue_dropped: u64,
@@ -140,7 +140,7 @@ impl ExportStage {
         let mut lanes = Vec::with_capacity(sinks.len());
         for sink in sinks {
             let name = sink.name();
-            let (tx, rx) = bounded::<Arc<[FlowRecord]>>(cfg.queue_batches.max(1));
+            let (tx, rx) = bounded::<Arc<Vec<FlowRecord>>>(cfg.queue_batches.max(1));
             let counters = Arc::new(SinkCounters::default());
             let thread = {
                 let counters = Arc::clone(&counters);
@@ -183,7 +183,8 @@ impl ExportStage {
             return;
         }
         let n = batch.len() as u64;
-        let shared: Arc<[FlowRecord]> = batch.into();
+        // `Arc::new` moves the Vec; `Arc<[T]>::from(Vec)` would copy every record.
+        let shared = Arc::new(batch);
         for lane in &mut self.lanes {
             let Some(tx) = &lane.tx else { continue };
             let sent = match self.cfg.when_full {
@@ -263,13 +264,13 @@ impl Drop for ExportStage {
     }
 }
 
-fn tx_len(tx: &Option<Sender<Arc<[FlowRecord]>>>) -> u64 {
+fn tx_len(tx: &Option<Sender<Arc<Vec<FlowRecord>>>>) -> u64 {
     tx.as_ref().map_or(0, |t| t.len() as u64)
 }
 
 fn sink_loop(
     mut sink: Box<dyn ExportSink>,
-    rx: &Receiver<Arc<[FlowRecord]>>,
+    rx: &Receiver<Arc<Vec<FlowRecord>>>,
     cfg: &StageConfig,
     counters: &SinkCounters,
     reopen: &AtomicBool,
