@@ -367,28 +367,16 @@ fn publish(sink: &dyn ExportSink, counters: &SinkCounters, published: &mut SinkS
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::{DirCounters, EndReason};
+    use crate::flow::EndReason;
     use std::sync::Mutex;
 
     fn record(id: u64) -> FlowRecord {
         FlowRecord {
             id,
             end_reason: EndReason::Idle,
-            src_ip: [0; 16],
-            dst_ip: [0; 16],
-            src_mac: [0; 6],
-            dst_mac: [0; 6],
-            src_port: 0,
-            dst_port: 0,
             protocol: 17,
             ip_version: 4,
-            vlan_id: 0,
-            tunnel_id: 0,
-            tcp_flags: [0, 0],
-            src2dst: DirCounters::default(),
-            dst2src: DirCounters::default(),
-            stats: None,
-            splt: None,
+            ..FlowRecord::default()
         }
     }
 

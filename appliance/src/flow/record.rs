@@ -6,7 +6,7 @@
 use super::stats::FlowStats;
 
 /// Why a flow left the table. Exported as `end_reason` and as nfstream's `expiration_id`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum EndReason {
     /// No packet for `--idle-timeout`.
@@ -17,7 +17,8 @@ pub enum EndReason {
     End,
     /// The table was full (`--max-flows`): the least recently seen flow made room.
     Evicted,
-    /// End of input, or the appliance stopped.
+    /// End of input, or the appliance stopped (the default of a blank record).
+    #[default]
     Shutdown,
 }
 
@@ -86,8 +87,9 @@ pub struct Splt {
     pub piat_ms: Vec<i64>,
 }
 
-/// One finished flow.
-#[derive(Clone, Debug, PartialEq)]
+/// One finished flow. `Default` is a blank record (all zero, `shutdown`), for tests and
+/// builders.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct FlowRecord {
     /// Unique per run: `creation sequence × workers + worker index`.
     pub id: u64,
@@ -181,23 +183,11 @@ mod tests {
             bytes: 100,
         };
         let mut r = FlowRecord {
-            id: 0,
             end_reason: EndReason::Idle,
-            src_ip: [0; 16],
-            dst_ip: [0; 16],
-            src_mac: [0; 6],
-            dst_mac: [0; 6],
-            src_port: 0,
-            dst_port: 0,
             protocol: 17,
             ip_version: 4,
-            vlan_id: 0,
-            tunnel_id: 0,
-            tcp_flags: [0, 0],
             src2dst: a,
-            dst2src: DirCounters::default(),
-            stats: None,
-            splt: None,
+            ..FlowRecord::default()
         };
         assert_eq!(r.bidirectional(), a);
         r.dst2src = DirCounters {
