@@ -1,5 +1,7 @@
 //! End-to-end tests: one binary (STYLE.md §8). Captures in, records out.
 
+mod af_packet;
+mod afxdp_ring;
 mod alloc;
 mod common;
 mod determinism;
@@ -8,3 +10,4 @@ mod json;
 mod nmsg;
 mod robustness;
 mod trap;
+mod xdp_loader;

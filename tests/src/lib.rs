@@ -1,3 +1,4 @@
 //! Helpers shared by the end-to-end tests and the sample-capture generator.
 
+pub mod netns;
 pub mod pcapgen;
