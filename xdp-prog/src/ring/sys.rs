@@ -1,6 +1,6 @@
 //! The one door to the kernel for everything in `ring/`: every system call the rings, sockets and
 //! NIC queries make goes through [`syscall`], so unit tests can swap the kernel out
-//! ([`override_syscall`], the shape of aya's `sys/mod.rs` + `sys/fake.rs`).
+//! (`override_syscall`, the shape of aya's `sys/mod.rs` + `sys/fake.rs`).
 //!
 //! This file does not know what the calls mean (AF_XDP, AF_PACKET, ethtool); the modules beside
 //! it do. It only turns a [`Syscall`] into the libc call and the `-1`/`errno` convention into an
@@ -73,7 +73,9 @@ pub(crate) enum Syscall<'a> {
 /// `Close`, `fd` is owned by the caller and not used afterwards.
 pub(crate) unsafe fn syscall(call: Syscall<'_>) -> io::Result<i64> {
     #[cfg(test)]
-    if let Some(result) = fake::intercept(&call) {
+    let mut call = call;
+    #[cfg(test)]
+    if let Some(result) = fake::intercept(&mut call) {
         return result;
     }
     // SAFETY: each arm passes pointers derived from live borrows (valid for the call's
@@ -173,16 +175,17 @@ mod fake {
     use std::cell::RefCell;
     use std::io;
 
-    type Hook = Box<dyn FnMut(&Syscall<'_>) -> Option<io::Result<i64>>>;
+    type Hook = Box<dyn FnMut(&mut Syscall<'_>) -> Option<io::Result<i64>>>;
 
     thread_local! {
         static HOOK: RefCell<Option<Hook>> = const { RefCell::new(None) };
     }
 
     /// Routes this thread's calls to `hook` until the returned guard drops. The hook answers
-    /// `Some(result)` for calls it fakes and `None` to let a call reach the kernel.
+    /// `Some(result)` for calls it fakes and `None` to let a call reach the kernel. It gets the
+    /// call mutably, so a fake `GetSockOpt` writes into the caller's buffer through the borrow.
     pub(crate) fn override_syscall(
-        hook: impl FnMut(&Syscall<'_>) -> Option<io::Result<i64>> + 'static,
+        hook: impl FnMut(&mut Syscall<'_>) -> Option<io::Result<i64>> + 'static,
     ) -> Guard {
         HOOK.with(|h| *h.borrow_mut() = Some(Box::new(hook)));
         Guard(())
@@ -198,7 +201,7 @@ mod fake {
         }
     }
 
-    pub(super) fn intercept(call: &Syscall<'_>) -> Option<io::Result<i64>> {
+    pub(super) fn intercept(call: &mut Syscall<'_>) -> Option<io::Result<i64>> {
         HOOK.with(|h| h.borrow_mut().as_mut().and_then(|hook| hook(call)))
     }
 }
