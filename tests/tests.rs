@@ -7,6 +7,7 @@ mod common;
 mod determinism;
 mod fidelity;
 mod json;
+mod live;
 mod nmsg;
 mod robustness;
 mod trap;

@@ -49,6 +49,139 @@ pub enum Command {
         xdpflow pcap day1.pcapng day2.pcapng --stats --splt 10 --json -\n  \
         tcpdump -i eth0 -w - | xdpflow pcap - --tcp-end off")]
     Pcap(PcapArgs),
+
+    /// Capture live from a network interface, one pinned worker per NIC queue.
+    ///
+    /// An XDP program steers each queue's packets into an AF_XDP socket (zero-copy where the
+    /// driver supports it); each queue's worker owns its share of the flow table. Both
+    /// directions of a flow must reach the same queue: run `deploy/nic-setup.sh IF N` once
+    /// (symmetric RSS); xdpflow warns at start when the RSS key is not symmetric. Where XDP
+    /// cannot attach, `--capture af-packet` uses TPACKET_V3 rings in a hash fanout instead.
+    /// Flows expire on the wall clock. SIGINT/SIGTERM: capture stops, every flow is exported
+    /// (end_reason `shutdown`), the program detaches, exit 0.
+    ///
+    /// Needs CAP_NET_ADMIN, CAP_BPF (AF_XDP), CAP_NET_RAW, and CAP_IPC_LOCK for large
+    /// UMEMs (or root).
+    #[command(after_help = "Examples:\n  \
+        xdpflow run -i eth1 --json /var/lib/xdpflow/flows.ndjson\n  \
+        xdpflow run -i eth1 --queues 0-3 --cores 2-5 --trap u:xdpflow\n  \
+        xdpflow run -i eth1 --deny 10.0.0.0/8 --protocols tcp,udp --sample 10 --json -\n  \
+        xdpflow run -i eth1 --capture af-packet --queues 0-3 --nmsg udp:127.0.0.1:5000")]
+    Run(RunArgs),
+}
+
+/// `xdpflow run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Where packets come from.
+    #[command(flatten)]
+    pub capture: CaptureArgs,
+
+    /// Flow table settings.
+    #[command(flatten)]
+    pub flow: FlowArgs,
+
+    /// Where records go and what the terminal shows.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `--capture`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CaptureArg {
+    /// XDP steering into AF_XDP sockets, one per NIC queue.
+    AfXdp,
+    /// AF_PACKET TPACKET_V3 rings in a PACKET_FANOUT_HASH group (no XDP).
+    AfPacket,
+}
+
+/// `--xdp-mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum XdpModeArg {
+    /// Driver mode, else generic (skb) mode.
+    Auto,
+    /// Driver (native) mode only.
+    Drv,
+    /// Generic mode only (any driver; slower: after the skb is built).
+    Skb,
+}
+
+/// `--bind-mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BindModeArg {
+    /// Zero-copy, else copy.
+    Auto,
+    /// Zero-copy only (the driver must support it).
+    Zc,
+    /// Copy mode only.
+    Copy,
+}
+
+/// Live capture options.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Capture")]
+pub struct CaptureArgs {
+    /// Network interface to capture on.
+    #[arg(long, short = 'i', value_name = "IF")]
+    pub iface: String,
+
+    /// NIC queues to capture, one worker each: `all`, a range `0-3` or a list `0,2`. With
+    /// `--capture af-packet`: the number of fanout members (`all` = one per RX queue).
+    #[arg(long, value_name = "all|A-B|A,B,...", default_value = "all")]
+    pub queues: String,
+
+    /// CPUs for the workers, in queue order: a list `2,3` or a range `2-5` [default: one CPU
+    /// each, in order, among those this process may use; never two workers on one CPU unless
+    /// listed twice here].
+    #[arg(long, value_name = "LIST")]
+    pub cores: Option<String>,
+
+    /// How packets reach the workers.
+    #[arg(long, value_name = "KIND", default_value = "af-xdp")]
+    pub capture: CaptureArg,
+
+    /// XDP attach mode.
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    pub xdp_mode: XdpModeArg,
+
+    /// Replace an XDP program already attached to the interface (by default xdpflow refuses
+    /// to touch it).
+    #[arg(long)]
+    pub xdp_replace: bool,
+
+    /// AF_XDP bind mode.
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    pub bind_mode: BindModeArg,
+
+    /// UMEM frames per queue (AF_XDP), a power of two; each is `--frame-size` bytes.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub frames: u32,
+
+    /// Bytes per frame: 2048 or 4096 (AF_XDP); frame slot size (AF_PACKET).
+    #[arg(long, value_name = "BYTES", default_value_t = 2048)]
+    pub frame_size: u32,
+
+    /// Descriptors in each of the RX and FILL rings (AF_XDP), a power of two.
+    #[arg(long, value_name = "N", default_value_t = 2048)]
+    pub ring_size: u32,
+
+    /// Capture only packets from or to these prefixes (IPv4 or IPv6, e.g. 198.18.0.0/15);
+    /// filtered in the kernel. Repeatable.
+    #[arg(long, value_name = "PREFIX")]
+    pub allow: Vec<String>,
+
+    /// Never capture packets from or to these prefixes; filtered in the kernel. Repeatable.
+    #[arg(long, value_name = "PREFIX")]
+    pub deny: Vec<String>,
+
+    /// Capture only these IP protocols: names (tcp, udp, icmp, icmpv6, sctp, gre, esp) or
+    /// numbers, comma-separated; filtered in the kernel.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub protocols: Vec<String>,
+
+    /// Capture one flow in N (flow-consistent: a sampled flow is seen whole), in the kernel.
+    #[arg(long, value_name = "N")]
+    pub sample: Option<u32>,
 }
 
 /// `xdpflow pcap`.
@@ -198,6 +331,10 @@ pub struct OutputArgs {
     /// Do not print the end-of-run summary on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Also write the end-of-run counters as one JSON object to this file (for scripts).
+    #[arg(long, value_name = "PATH")]
+    pub summary_json: Option<PathBuf>,
 
     /// NMSG sinks.
     #[command(flatten)]
@@ -447,6 +584,170 @@ impl FlowArgs {
     }
 }
 
+impl CaptureArgs {
+    /// The queues to capture, validated against the `available` RX queues of the interface.
+    ///
+    /// # Errors
+    ///
+    /// A malformed list, or a queue the interface does not have.
+    pub fn queue_list(&self, available: u32) -> Result<Vec<u32>, Error> {
+        if self.queues.trim() == "all" {
+            return Ok((0..available.max(1)).collect());
+        }
+        let list = parse_list(&self.queues, "--queues")?;
+        let mut queues = Vec::with_capacity(list.len());
+        for q in list {
+            let q = u32::try_from(q).unwrap_or(u32::MAX);
+            if q >= available && self.capture == CaptureArg::AfXdp {
+                return Err(invalid(
+                    "--queues",
+                    format!(
+                        "`{}` has {available} RX queue(s), numbered 0 to {}; queue {q} does not \
+                         exist (more queues: `ethtool -L {} combined N`)",
+                        self.iface,
+                        available.saturating_sub(1),
+                        self.iface
+                    ),
+                ));
+            }
+            if queues.contains(&q) {
+                return Err(invalid("--queues", format!("queue {q} is listed twice")));
+            }
+            queues.push(q);
+        }
+        Ok(queues)
+    }
+
+    /// One CPU per worker: the `--cores` list, or the first `n` of `usable` (the CPUs this
+    /// process may run on).
+    ///
+    /// # Errors
+    ///
+    /// A malformed list, a list of the wrong length, or more workers than usable CPUs without
+    /// an explicit list.
+    pub fn core_list(&self, n: usize, usable: &[usize]) -> Result<Vec<usize>, Error> {
+        match &self.cores {
+            Some(spec) => {
+                let list = parse_list(spec, "--cores")?;
+                if list.len() != n {
+                    return Err(invalid(
+                        "--cores",
+                        format!(
+                            "lists {} CPU(s) for {n} worker(s); give one CPU per queue, in \
+                             queue order (repeat a CPU to share it)",
+                            list.len()
+                        ),
+                    ));
+                }
+                if let Some(c) = list.iter().find(|c| !usable.contains(c)) {
+                    return Err(invalid(
+                        "--cores",
+                        format!("CPU {c} is not one this process may use ({usable:?})"),
+                    ));
+                }
+                Ok(list)
+            }
+            None if n <= usable.len() => Ok(usable[..n].to_vec()),
+            None => Err(invalid(
+                "--queues",
+                format!(
+                    "{n} queues but only {} usable CPU(s): capture fewer queues, or share \
+                     CPUs explicitly with --cores (e.g. --cores {})",
+                    usable.len(),
+                    (0..n)
+                        .map(|i| usable.get(i % usable.len().max(1)).copied().unwrap_or(0))
+                        .map(|c| c.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+            )),
+        }
+    }
+
+    /// The in-kernel pre-filter.
+    ///
+    /// # Errors
+    ///
+    /// A malformed prefix or protocol, or `--sample 0`.
+    pub fn filter(&self) -> Result<xdp_prog::loader::SteerFilter, Error> {
+        let prefixes = |list: &[String], option: &'static str| {
+            list.iter()
+                .map(|p| {
+                    p.parse::<xdp_prog::loader::IpPrefix>().map_err(|e| {
+                        invalid(
+                            option,
+                            format!("`{p}` is not an IP prefix ({e}); write e.g. 198.18.0.0/15"),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let mut protocols = Vec::with_capacity(self.protocols.len());
+        for p in &self.protocols {
+            let n = match p.trim().to_ascii_lowercase().as_str() {
+                "icmp" => 1,
+                "tcp" => 6,
+                "udp" => 17,
+                "gre" => 47,
+                "esp" => 50,
+                "icmpv6" => 58,
+                "sctp" => 132,
+                other => other.parse::<u8>().map_err(|_| {
+                    invalid(
+                        "--protocols",
+                        format!(
+                            "`{p}` is not a protocol: use tcp, udp, icmp, icmpv6, sctp, gre, \
+                             esp or a number 0-255"
+                        ),
+                    )
+                })?,
+            };
+            protocols.push(n);
+        }
+        if self.sample == Some(0) {
+            return Err(invalid(
+                "--sample",
+                "must be at least 1 (1 = every flow)".into(),
+            ));
+        }
+        Ok(xdp_prog::loader::SteerFilter {
+            allow: prefixes(&self.allow, "--allow")?,
+            deny: prefixes(&self.deny, "--deny")?,
+            protocols,
+            sample_one_in: self.sample.unwrap_or(1),
+        })
+    }
+}
+
+/// `2,3`, `2-5`, `0-1,4,4` → the numbers in order.
+fn parse_list(spec: &str, option: &'static str) -> Result<Vec<usize>, Error> {
+    let bad = || {
+        invalid(
+            option,
+            format!("`{spec}` is not a list: write e.g. `0,2` or `0-3` or `0-1,4`"),
+        )
+    };
+    let mut out = Vec::new();
+    for part in spec.split(',') {
+        let part = part.trim();
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let a: usize = a.trim().parse().map_err(|_| bad())?;
+                let b: usize = b.trim().parse().map_err(|_| bad())?;
+                if b < a || b - a > 4096 {
+                    return Err(bad());
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().map_err(|_| bad())?),
+        }
+    }
+    if out.is_empty() || out.len() > 4096 {
+        return Err(bad());
+    }
+    Ok(out)
+}
+
 fn invalid(option: &'static str, reason: String) -> Error {
     Error::InvalidOption { option, reason }
 }
@@ -462,6 +763,7 @@ mod tests {
     fn flow_args(args: &[&str]) -> FlowArgs {
         match parse(args).unwrap().command {
             Command::Pcap(p) => p.flow,
+            Command::Run(r) => r.flow,
         }
     }
 
@@ -506,6 +808,7 @@ mod tests {
     fn output_args(args: &[&str]) -> OutputArgs {
         match parse(args).unwrap().command {
             Command::Pcap(p) => p.output,
+            Command::Run(r) => r.output,
         }
     }
 
@@ -564,5 +867,85 @@ mod tests {
             assert!(err.to_string().contains(option), "{err}");
         }
         assert!(parse(&["pcap", "--tcp-end", "maybe"]).is_err());
+    }
+
+    fn capture_args(args: &[&str]) -> CaptureArgs {
+        let mut all = vec!["run", "-i", "eth9"];
+        all.extend_from_slice(args);
+        match parse(&all).unwrap().command {
+            Command::Run(r) => r.capture,
+            Command::Pcap(_) => unreachable!("a run command"),
+        }
+    }
+
+    #[test]
+    fn queue_lists_are_checked_against_the_interface() {
+        assert_eq!(capture_args(&[]).queue_list(4).unwrap(), vec![0, 1, 2, 3]);
+        assert_eq!(
+            capture_args(&["--queues", "0-1,3"]).queue_list(4).unwrap(),
+            vec![0, 1, 3]
+        );
+        let err = capture_args(&["--queues", "4"]).queue_list(4).unwrap_err();
+        assert!(err.to_string().contains("has 4 RX queue(s)"), "{err}");
+        let err = capture_args(&["--queues", "1,1"])
+            .queue_list(4)
+            .unwrap_err();
+        assert!(err.to_string().contains("twice"), "{err}");
+        for bad in ["", "a", "3-1", "1-", "0-99999"] {
+            let err = capture_args(&["--queues", bad]).queue_list(4).unwrap_err();
+            assert!(err.to_string().contains("--queues"), "{bad}: {err}");
+        }
+        // AF_PACKET: the list only counts fanout members.
+        let a = capture_args(&["--capture", "af-packet", "--queues", "0-5"]);
+        assert_eq!(a.queue_list(1).unwrap().len(), 6);
+    }
+
+    #[test]
+    fn workers_get_one_cpu_each_unless_told_to_share() {
+        assert_eq!(capture_args(&[]).core_list(2, &[0, 1]).unwrap(), vec![0, 1]);
+        let err = capture_args(&[]).core_list(3, &[0, 1]).unwrap_err();
+        assert!(err.to_string().contains("--cores 0,1,0"), "{err}");
+        assert_eq!(
+            capture_args(&["--cores", "1,1,0"])
+                .core_list(3, &[0, 1])
+                .unwrap(),
+            vec![1, 1, 0]
+        );
+        let err = capture_args(&["--cores", "0-3"])
+            .core_list(2, &[0, 1, 2, 3])
+            .unwrap_err();
+        assert!(err.to_string().contains("4 CPU(s) for 2"), "{err}");
+        let err = capture_args(&["--cores", "7"])
+            .core_list(1, &[0, 1])
+            .unwrap_err();
+        assert!(err.to_string().contains("CPU 7"), "{err}");
+    }
+
+    #[test]
+    fn the_kernel_filter_is_validated() {
+        let f = capture_args(&[
+            "--allow",
+            "198.18.0.0/15",
+            "--deny",
+            "2001:db8::/32",
+            "--protocols",
+            "tcp,udp,47",
+            "--sample",
+            "8",
+        ])
+        .filter()
+        .unwrap();
+        assert_eq!(f.allow.len(), 1);
+        assert_eq!(f.deny.len(), 1);
+        assert_eq!(f.protocols, vec![6, 17, 47]);
+        assert_eq!(f.sample_one_in, 8);
+        let err = capture_args(&["--deny", "10.0.0.0/33"])
+            .filter()
+            .unwrap_err();
+        assert!(err.to_string().contains("10.0.0.0/33"), "{err}");
+        let err = capture_args(&["--protocols", "tcpp"]).filter().unwrap_err();
+        assert!(err.to_string().contains("tcpp"), "{err}");
+        let err = capture_args(&["--sample", "0"]).filter().unwrap_err();
+        assert!(err.to_string().contains("--sample"), "{err}");
     }
 }

@@ -91,6 +91,16 @@ pub enum Error {
         /// What is wrong and how to fix it.
         reason: String,
     },
+    /// The kernel side (XDP program, AF_XDP socket, AF_PACKET ring, NIC query) failed; the
+    /// source names the interface, queue and fix.
+    #[error("capture on `{queue}` failed")]
+    Capture {
+        /// The interface and queue (`eth0/3`), or the interface alone.
+        queue: String,
+        /// What the kernel side reported (boxed: it is large, and rare).
+        #[source]
+        source: Box<xdp_prog::Error>,
+    },
     /// A pipeline thread panicked or could not be started.
     #[error("pipeline thread `{thread}` failed: {reason}")]
     Thread {

@@ -109,6 +109,39 @@ pub fn summary_text(s: &Summary) -> String {
         s.records_exported,
         ended.join(", ")
     );
+    if s.records_dropped > 0 {
+        t += &format!(
+            "  {} records dropped: the exporter fell behind (see the sinks below)\n",
+            s.records_dropped
+        );
+    }
+    if let Some(x) = &s.xdp {
+        t += &format!(
+            "  xdp: seen {}, redirected {}, passed {} (no socket on the queue), filtered {}, \
+             sampled out {}, redirect errors {}\n",
+            x.seen, x.redirected, x.passed, x.filtered, x.sampled_out, x.redirect_errors
+        );
+    }
+    for q in &s.queues {
+        t += &format!(
+            "  queue {}{}: {} packets, {} bytes, {} decoded, {} dropped, {} flows",
+            q.name,
+            q.core.map(|c| format!(" (cpu {c})")).unwrap_or_default(),
+            q.frames,
+            q.wire_bytes,
+            q.decoded,
+            q.dropped,
+            q.flows_created
+        );
+        if let Some(r) = &q.ring {
+            t += &format!(
+                "; ring: {} dropped by the kernel, rx ring full {}, fill ring empty {}, \
+                 invalid descriptors {}, freezes {}",
+                r.dropped, r.rx_ring_full, r.fill_ring_empty, r.invalid_descs, r.freeze_count
+            );
+        }
+        t += "\n";
+    }
     for r in &s.sinks {
         t += &format!(
             "  sink {}: {} records, {} bytes, {} batches, {} dropped, {} errors\n",
@@ -116,6 +149,102 @@ pub fn summary_text(s: &Summary) -> String {
         );
     }
     t
+}
+
+/// The end-of-run counters as one JSON object (`--summary-json`): the same numbers as
+/// [`summary_text`], for scripts and tests. Keys are stable; reasons use their labels.
+pub fn summary_json(s: &Summary) -> String {
+    fn obj(pairs: &[(&str, String)]) -> String {
+        let body: Vec<String> = pairs.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+        format!("{{{}}}", body.join(","))
+    }
+    fn string(x: &str) -> String {
+        let mut out = String::with_capacity(x.len() + 2);
+        out.push('"');
+        for ch in x.chars() {
+            match ch {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+    let drops: Vec<(&str, String)> = DropReason::ALL
+        .iter()
+        .map(|r| (r.as_label(), s.drops[*r as usize].to_string()))
+        .collect();
+    let ended: Vec<(&str, String)> = EndReason::ALL
+        .iter()
+        .map(|r| (r.as_label(), s.flows_ended[*r as usize].to_string()))
+        .collect();
+    let queues: Vec<String> = s
+        .queues
+        .iter()
+        .map(|q| {
+            let ring = q.ring.map_or("null".to_string(), |r| {
+                obj(&[
+                    ("dropped", r.dropped.to_string()),
+                    ("rx_ring_full", r.rx_ring_full.to_string()),
+                    ("fill_ring_empty", r.fill_ring_empty.to_string()),
+                    ("invalid_descs", r.invalid_descs.to_string()),
+                    ("freeze_count", r.freeze_count.to_string()),
+                ])
+            });
+            obj(&[
+                ("name", string(&q.name)),
+                ("core", q.core.map_or("null".to_string(), |c| c.to_string())),
+                ("frames", q.frames.to_string()),
+                ("wire_bytes", q.wire_bytes.to_string()),
+                ("decoded", q.decoded.to_string()),
+                ("dropped", q.dropped.to_string()),
+                ("flows_created", q.flows_created.to_string()),
+                ("ring", ring),
+            ])
+        })
+        .collect();
+    let xdp = s.xdp.as_ref().map_or("null".to_string(), |x| {
+        obj(&[
+            ("seen", x.seen.to_string()),
+            ("redirected", x.redirected.to_string()),
+            ("passed", x.passed.to_string()),
+            ("filtered", x.filtered.to_string()),
+            ("sampled_out", x.sampled_out.to_string()),
+            ("redirect_errors", x.redirect_errors.to_string()),
+        ])
+    });
+    let sinks: Vec<String> = s
+        .sinks
+        .iter()
+        .map(|r| {
+            obj(&[
+                ("name", string(r.name)),
+                ("records", r.records.to_string()),
+                ("bytes", r.bytes.to_string()),
+                ("batches", r.batches.to_string()),
+                ("dropped", r.dropped.to_string()),
+                ("errors", r.errors.to_string()),
+            ])
+        })
+        .collect();
+    obj(&[
+        ("frames", s.frames.to_string()),
+        ("wire_bytes", s.wire_bytes.to_string()),
+        ("decoded", s.decoded.to_string()),
+        ("truncated", s.truncated.to_string()),
+        ("dropped", s.dropped().to_string()),
+        ("drops", obj(&drops)),
+        ("flows_created", s.flows_created.to_string()),
+        ("flows_ended", obj(&ended)),
+        ("records_exported", s.records_exported.to_string()),
+        ("records_dropped", s.records_dropped.to_string()),
+        ("elapsed_s", format!("{:.3}", s.elapsed.as_secs_f64())),
+        ("xdp", xdp),
+        ("queues", format!("[{}]", queues.join(","))),
+        ("sinks", format!("[{}]", sinks.join(","))),
+    ]) + "\n"
 }
 
 #[cfg(test)]

@@ -1,11 +1,16 @@
 //! Where frames come from: the [`PacketSource`] trait and its implementations — capture files
-//! ([`pcap`]) and memory ([`mem`], the test double). AF_XDP queues come with their own issue.
+//! ([`pcap`]), memory ([`mem`], the test double), and live queues: AF_XDP sockets ([`afxdp`])
+//! and AF_PACKET fanout members ([`af_packet`]).
 //!
 //! A source only delivers bytes with a timestamp and a link type. It does not decode (that is
 //! [`crate::packet`]) and it does not dispatch to workers (that is [`crate::pipeline`]).
 
+pub mod af_packet;
+pub mod afxdp;
 pub mod mem;
 pub mod pcap;
+
+use std::time::Duration;
 
 use crate::error::Error;
 use crate::packet::LinkType;
@@ -26,7 +31,8 @@ pub struct Frame<'a> {
 /// A source of frames, read in batches.
 pub trait PacketSource {
     /// Calls `f` for up to `max` frames, in capture order, and returns how many it delivered.
-    /// `Ok(0)` means the source is exhausted (a live source would instead wait).
+    /// `Ok(0)` means a file source is exhausted, and a live source has nothing right now (call
+    /// [`PacketSource::wait`]).
     ///
     /// # Errors
     ///
@@ -39,4 +45,42 @@ pub trait PacketSource {
     fn progress(&self) -> Option<(u64, Option<u64>)> {
         None
     }
+
+    /// Live sources: sleeps until frames may be there or `timeout` passes (`poll()` on the
+    /// ring). Default (files): returns at once.
+    ///
+    /// # Errors
+    ///
+    /// The ring's descriptor failed.
+    fn wait(&mut self, timeout: Duration) -> Result<(), Error> {
+        let _ = timeout;
+        Ok(())
+    }
+
+    /// Live sources: the kernel's counters of the ring. Default: none.
+    fn ring_stats(&mut self) -> Option<RingStats> {
+        None
+    }
+}
+
+/// Wall-clock time, ns since the Unix epoch (live sources stamp a batch with it).
+pub fn wall_clock_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// What a ring's kernel side counted: frames that never reached us, and why.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RingStats {
+    /// Frames the kernel dropped for this socket (AF_XDP `rx_dropped`, AF_PACKET `tp_drops`).
+    pub dropped: u64,
+    /// AF_XDP: times the RX ring was full.
+    pub rx_ring_full: u64,
+    /// AF_XDP: times the FILL ring was empty when a frame arrived.
+    pub fill_ring_empty: u64,
+    /// AF_XDP: invalid descriptors (RX).
+    pub invalid_descs: u64,
+    /// AF_PACKET: times the ring froze because every block was full.
+    pub freeze_count: u64,
 }

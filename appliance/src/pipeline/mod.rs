@@ -1,4 +1,5 @@
-//! Wiring of the offline (pcap) data path: one reader, N workers, one exporter, bounded queues.
+//! Wiring of the data paths. Offline (pcap) here: one reader, N workers, one exporter, bounded
+//! queues. Live (AF_XDP, AF_PACKET) in [`live`]: one pinned worker per queue, one exporter.
 //!
 //! ```text
 //! reader (caller's thread): PacketSource → packet::Decoder → FlowPacket (key, side, hash)
@@ -34,6 +35,8 @@ use crate::export::stage::{ExportStage, SinkReport, StageConfig};
 use crate::flow::key::worker_of;
 use crate::flow::{EndReason, FlowConfig, FlowPacket, FlowRecord, KeyHasher, Shard};
 use crate::packet::{Decoder, DecoderConfig, DropReason};
+
+pub mod live;
 
 /// Frames the reader takes from the source per call.
 const READ_BATCH: usize = 512;
@@ -74,8 +77,11 @@ pub struct Counters {
     pub flows_created: AtomicU64,
     /// Records written by the exporter.
     pub records_exported: AtomicU64,
-    /// Set when a downstream stage failed: upstream stages stop.
-    pub stop: AtomicBool,
+    /// Records a live worker dropped because the exporter's queue was full.
+    pub records_dropped: AtomicU64,
+    /// Raised when the run must end: a downstream stage failed (upstream stages stop), or, in
+    /// a live run, SIGINT/SIGTERM (shared with the signal handler, hence the `Arc`).
+    pub stop: Arc<AtomicBool>,
     /// Raised (by a SIGHUP handler) to make every sink reopen its output files.
     pub reopen: Arc<AtomicBool>,
 }
@@ -102,6 +108,12 @@ pub struct Summary {
     pub flows_ended: [u64; EndReason::COUNT],
     /// Records handed to every sink.
     pub records_exported: u64,
+    /// Records dropped before the sinks (live: the exporter's queue was full).
+    pub records_dropped: u64,
+    /// Live runs: what each capture queue did.
+    pub queues: Vec<live::QueueReport>,
+    /// Live AF_XDP runs: the steering program's counters when capture stopped.
+    pub xdp: Option<xdp_prog::loader::SteerCounters>,
     /// Per-sink counters at the end of the run.
     pub sinks: Vec<SinkReport>,
     /// Wall-clock time of the run.
