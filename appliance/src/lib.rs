@@ -7,11 +7,14 @@
 
 pub mod capture;
 pub mod cli;
+pub mod config;
 pub mod error;
 pub mod export;
 pub mod flow;
+pub mod metrics;
 pub mod packet;
 pub mod pipeline;
 pub mod progress;
+pub mod service;
 
 pub use error::Error;

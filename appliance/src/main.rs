@@ -30,12 +30,42 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let cli = Cli::parse();
+    // Settings from `--config FILE` go first, so the command line overrides them.
+    let args = match appliance::config::args_with_config(std::env::args_os().collect()) {
+        Ok(a) => a,
+        Err(e) => {
+            report(&e);
+            std::process::exit(EXIT_USAGE);
+        }
+    };
+    let cli = Cli::parse_from(args);
     let code = match cli.command {
         Command::Pcap(args) => pcap(&args),
         Command::Run(args) => run(&args),
+        Command::CheckConfig(args) => match appliance::config::check(&args.file) {
+            Ok(()) => {
+                eprintln!("xdpflow: {} is valid", args.file.display());
+                EXIT_OK
+            }
+            Err(e) => {
+                report(&e);
+                EXIT_USAGE
+            }
+        },
     };
     std::process::exit(code);
+}
+
+/// Starts the metrics endpoint: `--metrics`, else `default` (None: off).
+fn start_metrics(
+    ops: &appliance::cli::OpsArgs,
+    default: Option<&str>,
+    counters: &Arc<Counters>,
+) -> Result<Option<appliance::metrics::MetricsServer>, Error> {
+    match ops.metrics.as_deref().or(default) {
+        None | Some("off") => Ok(None),
+        Some(addr) => appliance::metrics::serve(addr, counters).map(Some),
+    }
 }
 
 fn report(err: &Error) {
@@ -83,6 +113,13 @@ fn pcap(args: &PcapArgs) -> i32 {
     };
     let mut progress = progress_display(&args.output);
     let counters = Arc::new(Counters::default());
+    let _metrics = match start_metrics(&args.ops, None, &counters) {
+        Ok(m) => m,
+        Err(e) => {
+            report(&e);
+            return EXIT_USAGE;
+        }
+    };
     // SIGHUP: every sink reopens its output files (logrotate).
     if let Err(e) =
         signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&counters.reopen))
@@ -195,6 +232,13 @@ fn run(args: &RunArgs) -> i32 {
     };
     let counters = Arc::new(Counters::default());
     install_signals(&counters);
+    let _metrics = match start_metrics(&args.ops, Some("127.0.0.1:9617"), &counters) {
+        Ok(m) => m,
+        Err(e) => {
+            report(&e);
+            return EXIT_USAGE;
+        }
+    };
 
     let mut steer = None;
     let live_queues = match c.capture {
@@ -216,15 +260,18 @@ fn run(args: &RunArgs) -> i32 {
         cores = ?cores,
         xdp_mode = ?steer.as_ref().map(xdp_prog::loader::Steer::mode),
     );
+    appliance::service::ready();
 
     let mut progress = progress_display(&args.output);
     let mut tick = |k: &Counters| {
+        appliance::service::watchdog();
         if let Some(p) = progress.as_mut() {
             p.update(k);
         }
     };
     let mut final_xdp = None;
     let mut stop_capture = || {
+        appliance::service::stopping();
         if let Some(s) = steer.as_mut() {
             for &q in &queues {
                 if let Err(e) = s.unregister(q) {

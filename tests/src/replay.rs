@@ -165,8 +165,9 @@ impl Replay {
     }
 
     /// Sends every frame on `iface` (the calling thread must be in its namespace), queue by
-    /// queue as assigned, at most `rate` frames per second (`None`: as fast as the rings take
-    /// them), and waits until the kernel has completed them all.
+    /// queue as assigned — one thread per queue, so frames of one flow keep their order — at
+    /// most `rate` frames per second in all (`None`: as fast as the rings take them), and
+    /// waits until the kernel has completed them all.
     ///
     /// # Errors
     ///
@@ -177,53 +178,67 @@ impl Replay {
         queues: u32,
         rate: Option<u64>,
     ) -> Result<SendReport, xdp_prog::Error> {
-        let mut sockets: Vec<XskSocket> = (0..queues)
+        // Opened here, in the caller's namespace; threads then own one each.
+        let sockets: Vec<XskSocket> = (0..queues)
             .map(|q| XskSocket::open(iface, q, &XskConfig::transmitter()))
             .collect::<Result<_, _>>()?;
-        const BATCH: usize = 64;
-        let mut pending: Vec<Vec<&[u8]>> = (0..queues).map(|_| Vec::with_capacity(BATCH)).collect();
-        let mut report = SendReport::default();
+        let mut per_queue: Vec<Vec<&[u8]>> = vec![Vec::new(); queues as usize];
+        for (q, frame) in &self.frames {
+            per_queue[*q as usize].push(frame);
+        }
+        let share = rate.map(|r| r.div_ceil(u64::from(queues.max(1))).max(1));
         let started = Instant::now();
-        let flush = |sock: &mut XskSocket, batch: &mut Vec<&[u8]>| -> Result<(), xdp_prog::Error> {
-            let mut done = 0;
-            while done < batch.len() {
-                let n = sock.send(&batch[done..])?;
-                if n == 0 {
-                    std::thread::yield_now();
-                }
-                done += n;
-            }
-            batch.clear();
-            Ok(())
-        };
-        for (i, (q, frame)) in self.frames.iter().enumerate() {
-            let q = *q as usize;
-            pending[q].push(frame);
-            report.frames += 1;
-            report.bytes += frame.len() as u64;
-            if pending[q].len() == BATCH {
-                flush(&mut sockets[q], &mut pending[q])?;
-            }
-            if let Some(rate) = rate
-                && i % BATCH == BATCH - 1
-            {
-                // Pace: frame i is due at i / rate seconds.
-                let due = Duration::from_secs_f64((i + 1) as f64 / rate.max(1) as f64);
-                if let Some(wait) = due.checked_sub(started.elapsed()) {
-                    std::thread::sleep(wait);
-                }
-            }
+        let results: Vec<Result<(), xdp_prog::Error>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = sockets
+                .into_iter()
+                .zip(&per_queue)
+                .map(|(sock, frames)| scope.spawn(move || send_queue(sock, frames, share)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("generator thread"))
+                .collect()
+        });
+        for r in results {
+            r?;
         }
-        for (sock, batch) in sockets.iter_mut().zip(pending.iter_mut()) {
-            flush(sock, batch)?;
-        }
-        for sock in &mut sockets {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while sock.tx_in_flight()? > 0 && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_micros(200));
-            }
-        }
-        report.elapsed = started.elapsed();
-        Ok(report)
+        Ok(SendReport {
+            frames: self.frames.len() as u64,
+            bytes: self.frames.iter().map(|(_, f)| f.len() as u64).sum(),
+            elapsed: started.elapsed(),
+        })
     }
+}
+
+/// One queue's share: batches of 64, paced to `rate` frames/s, then waits for completion.
+fn send_queue(
+    mut sock: XskSocket,
+    frames: &[&[u8]],
+    rate: Option<u64>,
+) -> Result<(), xdp_prog::Error> {
+    const BATCH: usize = 64;
+    let started = Instant::now();
+    for (i, batch) in frames.chunks(BATCH).enumerate() {
+        let mut done = 0;
+        while done < batch.len() {
+            let n = sock.send(&batch[done..])?;
+            if n == 0 {
+                std::thread::yield_now();
+            }
+            done += n;
+        }
+        if let Some(rate) = rate {
+            // Pace: the frames up to this batch are due at (count / rate) seconds.
+            let sent = ((i + 1) * BATCH).min(frames.len());
+            let due = Duration::from_secs_f64(sent as f64 / rate as f64);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sock.tx_in_flight()? > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    Ok(())
 }
