@@ -9,6 +9,24 @@ use appliance::export::ExportSink;
 use appliance::flow::FlowRecord;
 use appliance::pipeline::{Counters, Outcome, PipelineConfig, run_offline};
 
+/// The `xdpflow` binary of this workspace, built on demand when only this crate's tests run.
+pub fn xdpflow() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps");
+    let bin = dir.join("xdpflow");
+    if !bin.exists() {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "-p", "appliance", "--bin", "xdpflow"])
+            .status()
+            .expect("cargo build runs");
+        assert!(status.success(), "building xdpflow failed");
+    }
+    bin
+}
+
 /// `../shared/pcaps/public` next to the repository, if present.
 pub fn public_pcaps() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps/public");

@@ -14,7 +14,7 @@ use appliance_tests::netns::{CAP_IF, GEN_IF, VethLab, skip_unless_root};
 use appliance_tests::replay::Replay;
 use serde_json::Value;
 
-use crate::common::public_pcaps;
+use crate::common::{public_pcaps, xdpflow};
 
 /// Captures replayed by the equality tests (~12 k frames, ~450 flows): TLS, QUIC, DNS, HTTP
 /// over IPv6, SSH, SIP, FTP, BitTorrent, mDNS, WireGuard; VXLAN, GTP-U and 6in4 tunnels; IP
@@ -39,24 +39,6 @@ const CAPTURES: &[&str] = &[
     "youtube_quic.pcap",
     "signal.pcap",
 ];
-
-/// The `xdpflow` binary of this workspace, built on demand when only this crate's tests run.
-fn xdpflow() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps");
-    let bin = dir.join("xdpflow");
-    if !bin.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "appliance", "--bin", "xdpflow"])
-            .status()
-            .expect("cargo build runs");
-        assert!(status.success(), "building xdpflow failed");
-    }
-    bin
-}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("xdpflow-live-{}-{name}", std::process::id()));
@@ -525,4 +507,58 @@ fn a_missing_capability_is_named() {
         let name = format!("CAP_{}", cap.to_ascii_uppercase());
         assert!(err.contains(&name), "the error names {name}: {err}");
     }
+}
+
+#[test]
+fn sigterm_during_a_replay_loses_no_flow() {
+    if !skip_unless_root("sigterm_during_a_replay_loses_no_flow") {
+        return;
+    }
+    let dir = scratch("sigterm");
+    let lab = VethLab::create(2);
+    let out = dir.join("live.ndjson");
+    let sum = dir.join("live.json");
+    let run = Running::start(
+        &lab,
+        &[
+            "-i",
+            CAP_IF,
+            "--json",
+            out.to_str().unwrap(),
+            "--summary-json",
+            sum.to_str().unwrap(),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    // 4 s of traffic over 20 000 flows; SIGTERM after 1 s, while it is still arriving.
+    let replay = Replay::synthetic(20_000, 400_000, 64, 2);
+    let ns = lab.ns.clone();
+    let sender = std::thread::spawn(move || {
+        xdp_prog::enter_netns(&ns).expect("enter lab");
+        replay.send(GEN_IF, 2, Some(100_000))
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let (code, log) = run.stop();
+    assert_eq!(code, 0, "{log}");
+    sender.join().expect("generator").expect("sent");
+    let s = summary(&sum);
+    let created = u(&s["flows_created"]);
+    assert!(created > 1000, "the run saw traffic: {created} flows");
+    assert_eq!(
+        u(&s["flows_ended"]["shutdown"]),
+        created,
+        "every flow ended at shutdown"
+    );
+    assert_eq!(
+        u(&s["records_exported"]),
+        created,
+        "every flow was exported"
+    );
+    assert_eq!(u(&s["records_dropped"]), 0);
+    let lines = std::fs::read_to_string(&out)
+        .expect("ndjson")
+        .lines()
+        .count() as u64;
+    assert_eq!(lines, created, "every record reached the file");
+    let _ = std::fs::remove_dir_all(&dir);
 }

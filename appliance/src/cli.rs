@@ -60,8 +60,8 @@ pub enum Command {
     /// Flows expire on the wall clock. SIGINT/SIGTERM: capture stops, every flow is exported
     /// (end_reason `shutdown`), the program detaches, exit 0.
     ///
-    /// Needs CAP_NET_ADMIN, CAP_BPF (AF_XDP), CAP_NET_RAW, and CAP_IPC_LOCK for large
-    /// UMEMs (or root).
+    /// Needs CAP_NET_ADMIN, CAP_BPF and CAP_PERFMON (AF_XDP), CAP_NET_RAW, and CAP_IPC_LOCK
+    /// for large UMEMs (or root).
     #[command(after_help = "Examples:\n  \
         xdpflow run -i eth1 --json /var/lib/xdpflow/flows.ndjson\n  \
         xdpflow run -i eth1 --queues 0-3 --cores 2-5 --trap u:xdpflow\n  \
@@ -71,8 +71,11 @@ pub enum Command {
 
     /// Validate a TOML configuration file without running anything.
     ///
-    /// Every key and value is checked as `xdpflow run --config FILE` would; errors name the
-    /// key, its line and the fix. Exit code 0 when the file is valid, 2 otherwise.
+    /// Every key and value is checked as `xdpflow run --config FILE` would (a file with no
+    /// `[capture]` setting: as `xdpflow pcap --config FILE` would); errors name the key, its line
+    /// and the fix, all of them at once. What needs the machine (the interface, its queues,
+    /// creating output files, binding addresses) is checked when `run` starts. Exit code 0
+    /// when the file is valid, 2 otherwise.
     CheckConfig(CheckConfigArgs),
 }
 
@@ -88,8 +91,10 @@ pub struct CheckConfigArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Operations")]
 pub struct OpsArgs {
-    /// Read settings from this TOML file first; options on the command line override it.
-    /// Its keys are the long option names (see `deploy/xdpflow.toml`).
+    /// Read settings from this TOML file first; an option on the command line replaces the
+    /// file's setting of it (for a repeatable option, its whole list). Keys are the long option
+    /// names (`idle_timeout`), in tables named after the help headings: `[capture]`,
+    /// `[flow]`, `[output]`, `[nmsg]`, ... (see `deploy/xdpflow.toml`).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -335,6 +340,20 @@ pub struct FlowArgs {
     /// counts them as dropped (fragment_ignored), as nfstream does.
     #[arg(long, value_name = "join|drop", default_value = "join")]
     pub ip_fragments: FragmentsArg,
+
+    /// Lifecycle events, for sinks that keep a live view of current flows (`--redis`,
+    /// `--events`): re-send a running flow every N of its packets, per transport (0 = never).
+    #[arg(
+        long,
+        value_name = "tcp=N,udp=N,other=N",
+        default_value = "tcp=32,udp=16,other=16"
+    )]
+    pub update_every_packets: String,
+
+    /// Lifecycle events: also re-send a running flow when this many seconds passed since its
+    /// last event (checked at its packets; 0 = never).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub update_every: u64,
 }
 
 /// Output options: where records go (any number of sinks at once) and what the terminal shows.
@@ -346,6 +365,11 @@ pub struct OutputArgs {
     /// and counted). Repeatable. Without any sink option, records go to stdout.
     #[arg(long, value_name = "PATH|-|tcp:HOST:PORT")]
     pub json: Vec<String>,
+
+    /// Flow lifecycle events as JSON lines — `{"event":"insert|update|remove","key":..,
+    /// "record":{..}}` — to a file PATH or stdout (`-`); see `--update-every-packets`.
+    #[arg(long, value_name = "PATH|-")]
+    pub events: Option<String>,
 
     /// Rotate JSON files when they exceed this many bytes (renamed `PATH.<UTC time>`).
     #[arg(long, value_name = "BYTES")]
@@ -371,6 +395,11 @@ pub struct OutputArgs {
     #[arg(long, short)]
     pub quiet: bool,
 
+    /// Live capture: when stopping, how long sinks get to write what is queued before their
+    /// remaining records are counted as dropped and the process exits.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub drain_timeout: u64,
+
     /// Also write the end-of-run counters as one JSON object to this file (for scripts).
     #[arg(long, value_name = "PATH")]
     pub summary_json: Option<PathBuf>,
@@ -382,6 +411,56 @@ pub struct OutputArgs {
     /// UniRec over TRAP sinks.
     #[command(flatten)]
     pub trap: TrapArgs,
+
+    /// The Redis live view of current flows.
+    #[command(flatten)]
+    pub redis: RedisArgs,
+}
+
+/// Redis output: a live view of current flows, kept up to date by lifecycle events.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Redis output (flow lifecycle)")]
+pub struct RedisArgs {
+    /// Keep a live view of current flows in Redis: each flow is written when it starts, every
+    /// `--update-every-packets` packets (or `--update-every` seconds) while it runs, and when
+    /// it ends (see --redis-layout); commands are pipelined, one round trip per batch. A Redis
+    /// that is down, at start or later, is not fatal: events are dropped and counted, capture
+    /// goes on, and the sink reconnects (backoff 0.1 s doubling to 5 s).
+    #[arg(long = "redis", id = "redis", value_name = "redis://HOST:PORT[/DB]")]
+    pub url: Option<String>,
+
+    /// `hash`: a hash per transport, `PREFIX:flows:{tcp,udp,icmp,other}`, field = flow key,
+    /// value = JSON record; an ended flow is deleted (HDEL). `keys`: a key per flow,
+    /// `PREFIX:flow:<flow key>`, no expiry while it runs; its final record is kept for
+    /// --redis-ttl seconds.
+    #[arg(long = "redis-layout", value_name = "LAYOUT", default_value = "hash")]
+    pub layout: RedisLayoutArg,
+
+    /// Start of every Redis key.
+    #[arg(
+        long = "redis-prefix",
+        value_name = "PREFIX",
+        default_value = "xdpflow"
+    )]
+    pub prefix: String,
+
+    /// `keys` layout: seconds an ended flow's final record is kept.
+    #[arg(long = "redis-ttl", value_name = "SECS", default_value_t = 300)]
+    pub ttl: u64,
+
+    /// Also PUBLISH every ended flow on this channel, as
+    /// {"event":"remove","key":..,"record":{..}} (either layout).
+    #[arg(long = "redis-publish", value_name = "CHANNEL")]
+    pub publish: Option<String>,
+}
+
+/// `--redis-layout`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RedisLayoutArg {
+    /// A hash per transport; ended flows are deleted.
+    Hash,
+    /// A key per flow; ended flows expire after --redis-ttl.
+    Keys,
 }
 
 /// NMSG output (Farsight / DomainTools).
@@ -474,7 +553,7 @@ pub enum TrapHeaderArg {
 
 impl OutputArgs {
     /// Parses every sink option and opens the sinks (files created, sockets bound), in the
-    /// order JSON, NMSG, TRAP. Without any sink option: NDJSON on stdout.
+    /// order JSON, NMSG, TRAP, events, Redis. Without any sink option: NDJSON on stdout.
     ///
     /// # Errors
     ///
@@ -486,8 +565,11 @@ impl OutputArgs {
         use crate::export::unirec::{BufferHeader, TrapConfig, TrapSink, TrapTarget};
 
         let mut sinks: Vec<Box<dyn crate::export::ExportSink>> = Vec::new();
-        let none =
-            self.json.is_empty() && self.nmsg.targets.is_empty() && self.trap.targets.is_empty();
+        let none = self.json.is_empty()
+            && self.nmsg.targets.is_empty()
+            && self.trap.targets.is_empty()
+            && self.events.is_none()
+            && self.redis.url.is_none();
         let default_json = ["-".to_string()];
         let json: &[String] = if none { &default_json } else { &self.json };
         for spec in json {
@@ -524,6 +606,26 @@ impl OutputArgs {
             };
             sinks.push(Box::new(TrapSink::new(cfg)?));
         }
+        if let Some(path) = &self.events {
+            use crate::export::events::{AdaptorSink, file::EventFile};
+            sinks.push(Box::new(AdaptorSink::new(EventFile::open(path)?)));
+        }
+        if let Some(url) = &self.redis.url {
+            use crate::export::events::AdaptorSink;
+            use crate::export::events::redis::{Layout, RedisAdaptor, RedisConfig};
+            sinks.push(Box::new(AdaptorSink::new(RedisAdaptor::connect(
+                RedisConfig {
+                    url: url.clone(),
+                    layout: match self.redis.layout {
+                        RedisLayoutArg::Hash => Layout::Hash,
+                        RedisLayoutArg::Keys => Layout::Keys,
+                    },
+                    prefix: self.redis.prefix.clone(),
+                    ttl_secs: self.redis.ttl,
+                    publish: self.redis.publish.clone(),
+                },
+            )?)));
+        }
         Ok(sinks)
     }
 
@@ -548,6 +650,41 @@ impl OutputArgs {
 }
 
 impl FlowArgs {
+    /// The lifecycle-event settings (`--update-every-packets`, `--update-every`).
+    ///
+    /// # Errors
+    ///
+    /// A malformed `--update-every-packets` list.
+    pub fn event_config(&self) -> Result<crate::flow::EventConfig, Error> {
+        let bad = |why: String| invalid("--update-every-packets", why);
+        let mut every = [0u32; 3];
+        for part in self
+            .update_every_packets
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+        {
+            let (name, n) = part.split_once('=').ok_or_else(|| {
+                bad(format!(
+                    "`{part}` is not NAME=N; write e.g. tcp=32,udp=16,other=0"
+                ))
+            })?;
+            let slot = match name.trim() {
+                "tcp" => 0,
+                "udp" => 1,
+                "other" => 2,
+                other => return Err(bad(format!("`{other}`: use tcp, udp or other"))),
+            };
+            every[slot] = n
+                .trim()
+                .parse()
+                .map_err(|_| bad(format!("`{n}` is not a packet count")))?;
+        }
+        Ok(crate::flow::EventConfig {
+            every_packets: every,
+            every_ms: self.update_every.saturating_mul(1000),
+        })
+    }
+
     /// Validates the flow options into pipeline settings.
     ///
     /// # Errors
@@ -612,6 +749,8 @@ impl FlowArgs {
                     AccountingArg::Transport => Accounting::Transport,
                     AccountingArg::Payload => Accounting::Payload,
                 },
+                // Switched on by the caller when a sink asks for events.
+                events: None,
             },
             decoder: DecoderConfig {
                 decode_tunnels: self.decode_tunnels == Switch::On,
@@ -891,6 +1030,34 @@ mod tests {
             .unwrap();
         assert!(err.to_string().contains("x:1"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_redis_sink_opens_even_when_redis_is_down() {
+        // Nobody listens on the port: not an error (dropped and counted), and no default
+        // stdout sink either.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("redis://127.0.0.1:{port}/2");
+        let out = output_args(&["pcap", "--redis", &url, "--redis-layout", "keys"]);
+        let sinks = out.open_sinks().unwrap();
+        let names: Vec<_> = sinks.iter().map(|s| s.name()).collect();
+        assert_eq!(names, ["redis"]);
+        assert!(sinks[0].wants_events());
+        assert_eq!(sinks[0].stats().errors, 1, "the failed connect is counted");
+        let err = output_args(&["pcap", "--redis", "127.0.0.1:6379"])
+            .open_sinks()
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("redis://HOST"), "{err}");
+        let err = output_args(&["pcap", "--redis", &url, "--redis-ttl", "0"])
+            .open_sinks()
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("--redis-ttl"), "{err}");
     }
 
     #[test]

@@ -101,6 +101,19 @@ pub enum Error {
         #[source]
         source: Box<xdp_prog::Error>,
     },
+    /// At the end of a run a sink was still writing when its drain deadline passed.
+    #[error(
+        "{sink} output did not drain within {timeout:?} of stopping: {undelivered} records were \
+         not delivered (raise --drain-timeout, or check the collector)"
+    )]
+    SinkDrainTimeout {
+        /// The sink.
+        sink: &'static str,
+        /// The deadline it had.
+        timeout: std::time::Duration,
+        /// Records queued for it and never written.
+        undelivered: u64,
+    },
     /// A pipeline thread panicked or could not be started.
     #[error("pipeline thread `{thread}` failed: {reason}")]
     Thread {
@@ -109,4 +122,51 @@ pub enum Error {
         /// What happened.
         reason: String,
     },
+    /// The configuration file (`--config FILE`) could not be read.
+    #[error("cannot read config file `{path}`")]
+    ConfigIo {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A setting in the configuration file is wrong: not TOML, an unknown key, a key in the
+    /// wrong table, or a value the option rejects.
+    #[error("{path} line {line}: `{setting}`: {reason}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line of the key (or of the array element at fault).
+        line: usize,
+        /// The setting as written (`idle_timeout = 0`).
+        setting: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// A problem with the configuration file that no single line causes.
+    #[error("{path}: {reason}")]
+    ConfigFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// Several problems in the configuration file, each printed on its own line.
+    #[error("{path} has {} errors:\n{}", .errors.len(), one_per_line(.errors))]
+    ConfigErrors {
+        /// The file.
+        path: PathBuf,
+        /// Each problem (`Config` or `ConfigFile`), in line order.
+        errors: Vec<Error>,
+    },
+}
+
+/// `errors`, one per line (for [`Error::ConfigErrors`]).
+fn one_per_line(errors: &[Error]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -22,14 +22,7 @@ use xdp_prog::nic::{self, Capability};
 const SAMPLE: &[u8] = include_bytes!("../../tests/pcaps/sample.pcap");
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    appliance::service::init_logging();
     // Settings from `--config FILE` go first, so the command line overrides them.
     let args = match appliance::config::args_with_config(std::env::args_os().collect()) {
         Ok(a) => a,
@@ -111,6 +104,14 @@ fn pcap(args: &PcapArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
+    let mut cfg = cfg;
+    match events_for(&sinks, &args.flow) {
+        Ok(events) => cfg.flow.events = events,
+        Err(e) => {
+            report(&e);
+            return EXIT_USAGE;
+        }
+    }
     let mut progress = progress_display(&args.output);
     let counters = Arc::new(Counters::default());
     let _metrics = match start_metrics(&args.ops, None, &counters) {
@@ -142,6 +143,15 @@ fn pcap(args: &PcapArgs) -> i32 {
         p.finish();
     }
     finish(&args.output, outcome)
+}
+
+/// Lifecycle events are on when a sink asks for them (nobody else pays for them).
+fn events_for(
+    sinks: &[Box<dyn appliance::export::ExportSink>],
+    flow: &appliance::cli::FlowArgs,
+) -> Result<Option<appliance::flow::EventConfig>, Error> {
+    let events = flow.event_config()?;
+    Ok(sinks.iter().any(|s| s.wants_events()).then_some(events))
 }
 
 /// Prints the summary, writes `--summary-json`, reports the error: the exit code.
@@ -191,7 +201,14 @@ fn run(args: &RunArgs) -> i32 {
         source: Box::new(source),
     };
     let needed: &[Capability] = match c.capture {
-        CaptureArg::AfXdp => &[Capability::NetAdmin, Capability::Bpf, Capability::NetRaw],
+        // CAP_PERFMON: the verifier refuses pointer arithmetic with a variable offset (every
+        // header of variable length) to a loader without it (Spectre v1 hardening).
+        CaptureArg::AfXdp => &[
+            Capability::NetAdmin,
+            Capability::Bpf,
+            Capability::Perfmon,
+            Capability::NetRaw,
+        ],
         CaptureArg::AfPacket => &[Capability::NetRaw],
     };
     if let Err(e) = nic::require("live capture", needed) {
@@ -230,15 +247,16 @@ fn run(args: &RunArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let counters = Arc::new(Counters::default());
-    install_signals(&counters);
-    let _metrics = match start_metrics(&args.ops, Some("127.0.0.1:9617"), &counters) {
-        Ok(m) => m,
+    let mut cfg = cfg;
+    match events_for(&sinks, &args.flow) {
+        Ok(events) => cfg.flow.events = events,
         Err(e) => {
             report(&e);
             return EXIT_USAGE;
         }
-    };
+    }
+    let counters = Arc::new(Counters::default());
+    install_signals(&counters);
 
     let mut steer = None;
     let live_queues = match c.capture {
@@ -252,6 +270,15 @@ fn run(args: &RunArgs) -> i32 {
             return EXIT_FAILED;
         }
     };
+    // After the capture is set up, so that a busy interface is what a second instance
+    // reports (its metrics port is busy too); the program detaches if this fails.
+    let _metrics = match start_metrics(&args.ops, Some("127.0.0.1:9617"), &counters) {
+        Ok(m) => m,
+        Err(e) => {
+            report(&e);
+            return EXIT_USAGE;
+        }
+    };
     tracing::info!(
         message = "Capture started.",
         iface = %c.iface,
@@ -262,9 +289,17 @@ fn run(args: &RunArgs) -> i32 {
     );
     appliance::service::ready();
 
+    // Shared by the tick (XDP counters for the metrics) and the stop hook (unregister); both
+    // run on this thread, never at once.
+    let steer = std::cell::RefCell::new(steer);
     let mut progress = progress_display(&args.output);
     let mut tick = |k: &Counters| {
         appliance::service::watchdog();
+        if let Some(s) = steer.borrow().as_ref()
+            && let Ok(x) = s.counters()
+        {
+            k.xdp.publish(&x);
+        }
         if let Some(p) = progress.as_mut() {
             p.update(k);
         }
@@ -272,7 +307,7 @@ fn run(args: &RunArgs) -> i32 {
     let mut final_xdp = None;
     let mut stop_capture = || {
         appliance::service::stopping();
-        if let Some(s) = steer.as_mut() {
+        if let Some(s) = steer.borrow_mut().as_mut() {
             for &q in &queues {
                 if let Err(e) = s.unregister(q) {
                     tracing::warn!(message = "Cannot remove a socket from the XSKMAP.", queue = q, error = %e);
@@ -294,7 +329,7 @@ fn run(args: &RunArgs) -> i32 {
         },
     );
     outcome.summary.xdp = final_xdp;
-    if let Some(s) = steer.take() {
+    if let Some(s) = steer.into_inner() {
         drop(s);
         tracing::info!(message = "XDP program detached.", iface = %c.iface);
     }
@@ -329,6 +364,7 @@ fn live_config(args: &RunArgs) -> Result<LiveConfig, Error> {
     let p = args.flow.to_config()?;
     let mut export = args.output.stage_config()?;
     export.when_full = appliance::export::stage::WhenFull::DropNewest;
+    export.drain_timeout = Some(Duration::from_secs(args.output.drain_timeout.max(1)));
     Ok(LiveConfig {
         flow: p.flow,
         decoder: p.decoder,

@@ -670,7 +670,7 @@ impl Steer {
         };
         let program_id = xdp.info().ok().map(|i| i.id());
         if let Some(id) = program_id
-            && xdp_link_of(id).is_none()
+            && xdp_link_of(id) == Ok(None)
         {
             warn!(
                 message = "The XDP program was attached through netlink, not a BPF link: if \
@@ -932,7 +932,7 @@ fn attached_programs(iface: &str) -> Result<Vec<Attached>, String> {
     Ok(parse_ip_link_xdp(&out.stdout)
         .into_iter()
         .map(|(id, name, mode)| Attached {
-            link: xdp_link_of(id),
+            link: xdp_link_of(id).ok().flatten(),
             id,
             name,
             mode,
@@ -969,12 +969,16 @@ fn parse_ip_link_xdp(json: &[u8]) -> Vec<(u32, String, u64)> {
         .collect()
 }
 
-/// The id of an XDP BPF link holding program `prog_id`, if any.
-fn xdp_link_of(prog_id: u32) -> Option<u32> {
-    loaded_links()
-        .filter_map(Result::ok)
-        .find(|l| l.program_id() == prog_id && matches!(l.link_type(), Ok(LinkType::Xdp)))
-        .map(|l| l.id())
+/// The id of an XDP BPF link holding program `prog_id`: `Ok(None)` when none does, `Err` when
+/// the links cannot be listed (that needs CAP_SYS_ADMIN, which the service does not have).
+fn xdp_link_of(prog_id: u32) -> Result<Option<u32>, ()> {
+    for link in loaded_links() {
+        let link = link.map_err(|_| ())?;
+        if link.program_id() == prog_id && matches!(link.link_type(), Ok(LinkType::Xdp)) {
+            return Ok(Some(link.id()));
+        }
+    }
+    Ok(None)
 }
 
 fn describe(found: &Result<Vec<Attached>, String>) -> String {

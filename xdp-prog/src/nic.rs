@@ -18,11 +18,14 @@
 //! | `CAP_NET_RAW` | opening AF_XDP and AF_PACKET sockets | [`Error::MissingCapability`] from the socket call |
 //! | `CAP_NET_ADMIN` | attaching the XDP program, updating its maps | (AF_XDP mode only) |
 //! | `CAP_BPF` | loading the XDP program and creating its maps (kernel ≥ 5.8) | (AF_XDP mode only) |
+//! | `CAP_PERFMON` | loading the XDP program without root: the verifier's Spectre v1 checks refuse its pointer arithmetic otherwise ("prohibited for !root") | (AF_XDP mode only) |
 //! | `CAP_IPC_LOCK` | a UMEM larger than `RLIMIT_MEMLOCK` (see [`memlock_limit`]) | (AF_XDP mode only) |
 //! | `CAP_SYS_NICE` | optional: real-time priority for pinned workers | |
 //!
 //! So `--capture af_packet` needs `CAP_NET_RAW` alone, and AF_XDP needs `CAP_NET_RAW`,
-//! `CAP_NET_ADMIN` and `CAP_BPF`, plus `CAP_IPC_LOCK` when the UMEM exceeds the memlock limit.
+//! `CAP_NET_ADMIN`, `CAP_BPF` and `CAP_PERFMON`, plus `CAP_IPC_LOCK` when the UMEM exceeds the
+//! memlock limit (`deploy/systemd/xdpflow.service` grants exactly these; `tests/service.rs`
+//! checks that capture works with them as a non-root user, and fails naming each one left out).
 //! The read-only queries of this module need none. Check up front with [`require`], which names
 //! the first missing capability and how to grant it.
 
@@ -119,15 +122,18 @@ pub enum Capability {
     IpcLock,
     /// `CAP_SYS_NICE`: real-time scheduling priority for workers.
     SysNice,
+    /// `CAP_PERFMON`: lets the verifier accept the XDP program from a non-root process.
+    Perfmon,
 }
 
 impl Capability {
     /// Every capability xdpflow knows, in bit order.
-    pub const ALL: [Capability; 5] = [
+    pub const ALL: [Capability; 6] = [
         Capability::NetAdmin,
         Capability::NetRaw,
         Capability::IpcLock,
         Capability::SysNice,
+        Capability::Perfmon,
         Capability::Bpf,
     ];
 
@@ -139,6 +145,7 @@ impl Capability {
             Capability::Bpf => "CAP_BPF",
             Capability::IpcLock => "CAP_IPC_LOCK",
             Capability::SysNice => "CAP_SYS_NICE",
+            Capability::Perfmon => "CAP_PERFMON",
         }
     }
 
@@ -149,6 +156,7 @@ impl Capability {
             Capability::NetRaw => 13,
             Capability::IpcLock => 14,
             Capability::SysNice => 23,
+            Capability::Perfmon => 38,
             Capability::Bpf => 39,
         }
     }
@@ -170,6 +178,7 @@ impl Capability {
             Capability::Bpf => "cap_bpf",
             Capability::IpcLock => "cap_ipc_lock",
             Capability::SysNice => "cap_sys_nice",
+            Capability::Perfmon => "cap_perfmon",
         }
     }
 }
@@ -364,7 +373,12 @@ mod tests {
         assert_eq!(missing_in(STATUS_ROOT, &Capability::ALL).unwrap(), vec![]);
         assert_eq!(
             missing_in(STATUS_NO_RAW, &Capability::ALL).unwrap(),
-            vec![Capability::NetRaw, Capability::IpcLock, Capability::SysNice]
+            vec![
+                Capability::NetRaw,
+                Capability::IpcLock,
+                Capability::SysNice,
+                Capability::Perfmon
+            ]
         );
     }
 
@@ -398,7 +412,7 @@ mod tests {
 
     #[test]
     fn capability_bits_match_the_kernel() {
-        for (cap, bit) in Capability::ALL.iter().zip([12, 13, 14, 23, 39]) {
+        for (cap, bit) in Capability::ALL.iter().zip([12, 13, 14, 23, 38, 39]) {
             assert_eq!(cap.bit(), bit, "{}", cap.name());
             assert_eq!(cap.lower_name(), cap.name().to_lowercase());
         }

@@ -2,6 +2,7 @@
 //! [`ExportSink`], one file per format. This module does not decide *when* records leave the
 //! flow table (that is `flow`) nor which thread runs a sink (that is `pipeline`).
 
+pub mod events;
 pub mod json;
 pub mod nmsg;
 pub mod stage;
@@ -47,6 +48,12 @@ pub trait ExportSink: Send {
     /// The sink's own counters so far. Default: nothing counted.
     fn stats(&self) -> SinkStats {
         SinkStats::default()
+    }
+
+    /// Whether this sink wants lifecycle events: records of kind `Insert` and `Update` as
+    /// well as ended flows (see `flow::RecordKind`). Default: only ended flows.
+    fn wants_events(&self) -> bool {
+        false
     }
 
     /// Reopens output files (SIGHUP, log rotation). Default: nothing to reopen.

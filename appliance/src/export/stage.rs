@@ -27,7 +27,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounde
 
 use super::{ExportSink, SinkStats};
 use crate::error::Error;
-use crate::flow::FlowRecord;
+use crate::flow::{FlowRecord, RecordKind};
 
 /// What a sink's queue does when it is full.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -50,6 +50,10 @@ pub struct StageConfig {
     pub flush_age: Duration,
     /// Full-queue policy.
     pub when_full: WhenFull,
+    /// At the end of a run, how long the sinks get to write what is queued; a sink still busy
+    /// then (a collector that stopped reading) is left behind and its undelivered records are
+    /// counted as dropped. `None` (offline): wait as long as it takes.
+    pub drain_timeout: Option<Duration>,
 }
 
 impl Default for StageConfig {
@@ -59,6 +63,7 @@ impl Default for StageConfig {
             flush_records: 4096,
             flush_age: Duration::from_secs(1),
             when_full: WhenFull::Block,
+            drain_timeout: None,
         }
     }
 }
@@ -100,10 +105,14 @@ pub struct SinkReport {
 
 struct Lane {
     name: &'static str,
+    /// Gets `Insert` / `Update` records too (else only ended flows).
+    wants_events: bool,
     tx: Option<Sender<Arc<Vec<FlowRecord>>>>,
     counters: Arc<SinkCounters>,
     /// Records dropped because the queue was full (the thread adds the sink's own drops).
     queue_dropped: u64,
+    /// Records that entered the queue.
+    queued: u64,
     thread: Option<JoinHandle<Result<(), Error>>>,
 }
 
@@ -140,6 +149,7 @@ impl ExportStage {
         let mut lanes = Vec::with_capacity(sinks.len());
         for sink in sinks {
             let name = sink.name();
+            let wants_events = sink.wants_events();
             let (tx, rx) = bounded::<Arc<Vec<FlowRecord>>>(cfg.queue_batches.max(1));
             let counters = Arc::new(SinkCounters::default());
             let thread = {
@@ -163,9 +173,11 @@ impl ExportStage {
             };
             lanes.push(Lane {
                 name,
+                wants_events,
                 tx: Some(tx),
                 counters,
                 queue_dropped: 0,
+                queued: 0,
                 thread: Some(thread),
             });
         }
@@ -182,15 +194,41 @@ impl ExportStage {
         if batch.is_empty() {
             return;
         }
-        let n = batch.len() as u64;
+        // With lifecycle events on, sinks that did not ask for them get the ended flows only
+        // (one filtered copy per batch, made only when the batch holds an event).
+        let ended_only = (self.lanes.iter().any(|l| !l.wants_events)
+            && batch.iter().any(|r| r.kind != RecordKind::End))
+        .then(|| {
+            Arc::new(
+                batch
+                    .iter()
+                    .filter(|r| r.kind == RecordKind::End)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )
+        });
         // `Arc::new` moves the Vec; `Arc<[T]>::from(Vec)` would copy every record.
-        let shared = Arc::new(batch);
+        let all = Arc::new(batch);
         for lane in &mut self.lanes {
             let Some(tx) = &lane.tx else { continue };
+            let shared = match &ended_only {
+                Some(ended) if !lane.wants_events => ended,
+                _ => &all,
+            };
+            if shared.is_empty() {
+                continue;
+            }
+            let n = shared.len() as u64;
             let sent = match self.cfg.when_full {
-                WhenFull::Block => tx.send(Arc::clone(&shared)).map_err(|_| ()),
-                WhenFull::DropNewest => match tx.try_send(Arc::clone(&shared)) {
-                    Ok(()) => Ok(()),
+                WhenFull::Block => tx
+                    .send(Arc::clone(shared))
+                    .map(|()| lane.queued += n)
+                    .map_err(|_| ()),
+                WhenFull::DropNewest => match tx.try_send(Arc::clone(shared)) {
+                    Ok(()) => {
+                        lane.queued += n;
+                        Ok(())
+                    }
                     Err(TrySendError::Full(_)) => {
                         lane.queue_dropped += n;
                         lane.counters.dropped.fetch_add(n, Ordering::Relaxed);
@@ -232,7 +270,35 @@ impl ExportStage {
         }
         let mut first_error = None;
         let mut reports = Vec::with_capacity(self.lanes.len());
+        let deadline = self.cfg.drain_timeout.map(|d| (Instant::now() + d, d));
         for lane in &mut self.lanes {
+            if let (Some((at, timeout)), Some(t)) = (deadline, lane.thread.as_ref()) {
+                while !t.is_finished() && Instant::now() < at {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                if !t.is_finished() {
+                    // Left behind: the thread ends with the process. What it has not written
+                    // is lost, and counted.
+                    lane.thread = None;
+                    let undelivered = lane
+                        .queued
+                        .saturating_sub(lane.counters.records.load(Ordering::Relaxed));
+                    lane.counters
+                        .dropped
+                        .fetch_add(undelivered, Ordering::Relaxed);
+                    tracing::error!(
+                        message = "A sink did not drain in time; its queued records are dropped.",
+                        sink = lane.name,
+                        timeout_s = timeout.as_secs_f64(),
+                        undelivered
+                    );
+                    first_error.get_or_insert(Error::SinkDrainTimeout {
+                        sink: lane.name,
+                        timeout,
+                        undelivered,
+                    });
+                }
+            }
             if let Some(t) = lane.thread.take() {
                 let result = t.join().unwrap_or_else(|_| {
                     Err(Error::Thread {
@@ -393,6 +459,7 @@ mod tests {
         delay: Duration,
         gate: Option<Arc<AtomicBool>>,
         fail: bool,
+        events: bool,
     }
 
     impl ExportSink for Probe {
@@ -433,6 +500,42 @@ mod tests {
             self.reopens.fetch_add(1, Ordering::Relaxed);
             Ok(())
         }
+        fn wants_events(&self) -> bool {
+            self.events
+        }
+    }
+
+    #[test]
+    fn only_sinks_that_ask_get_lifecycle_events() {
+        let plain = Probe::default();
+        let live_view = Probe {
+            events: true,
+            ..Probe::default()
+        };
+        let (plain_ids, view_ids) = (Arc::clone(&plain.ids), Arc::clone(&live_view.ids));
+        let mut stage = ExportStage::start(
+            vec![Box::new(plain), Box::new(live_view)],
+            StageConfig::default(),
+            &no_reopen(),
+        )
+        .unwrap();
+        let mut b = batch(0, 6);
+        b[0].kind = RecordKind::Insert;
+        b[1].kind = RecordKind::Update;
+        stage.send(b);
+        let mut only_events = batch(10, 2);
+        only_events[0].kind = RecordKind::Insert;
+        only_events[1].kind = RecordKind::Update;
+        stage.send(only_events);
+        stage.send(batch(20, 3)); // no events: shared as is
+        let (reports, err) = stage.finish();
+        assert!(err.is_none());
+        assert_eq!(*plain_ids.lock().unwrap(), vec![2, 3, 4, 5, 20, 21, 22]);
+        assert_eq!(
+            *view_ids.lock().unwrap(),
+            vec![0, 1, 2, 3, 4, 5, 10, 11, 20, 21, 22]
+        );
+        assert_eq!((reports[0].records, reports[1].records), (7, 11));
     }
 
     fn no_reopen() -> Arc<AtomicBool> {
@@ -465,6 +568,43 @@ mod tests {
         for r in &reports {
             assert_eq!((r.records, r.dropped, r.bytes), (500, 0, 5000));
         }
+    }
+
+    #[test]
+    fn a_sink_that_does_not_drain_in_time_is_left_behind_and_counted() {
+        let gate = Arc::new(AtomicBool::new(false));
+        let stuck = Probe {
+            gate: Some(Arc::clone(&gate)),
+            ..Probe::default()
+        };
+        let fine = Probe::default();
+        let fine_ids = Arc::clone(&fine.ids);
+        let cfg = StageConfig {
+            when_full: WhenFull::DropNewest,
+            drain_timeout: Some(Duration::from_millis(200)),
+            ..StageConfig::default()
+        };
+        let mut stage =
+            ExportStage::start(vec![Box::new(stuck), Box::new(fine)], cfg, &no_reopen()).unwrap();
+        for i in 0..5 {
+            stage.send(batch(i * 10, 10));
+        }
+        let started = Instant::now();
+        let (reports, err) = stage.finish();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "finish kept its deadline"
+        );
+        match err {
+            Some(Error::SinkDrainTimeout {
+                sink, undelivered, ..
+            }) => assert_eq!((sink, undelivered), ("probe", 50)),
+            other => panic!("expected a drain timeout, got {other:?}"),
+        }
+        assert_eq!((reports[0].records, reports[0].dropped), (0, 50));
+        assert_eq!((reports[1].records, reports[1].dropped), (50, 0));
+        assert_eq!(fine_ids.lock().unwrap().len(), 50);
+        gate.store(true, Ordering::Relaxed); // let the abandoned thread end
     }
 
     #[test]

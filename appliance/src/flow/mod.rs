@@ -8,6 +8,6 @@ pub mod shard;
 pub mod stats;
 
 pub use self::key::{FlowKey, KeyHasher, Side};
-pub use self::record::{DirCounters, EndReason, FlowRecord, Splt};
-pub use self::shard::{Accounting, FlowConfig, FlowPacket, Shard, ShardCounters};
+pub use self::record::{DirCounters, EndReason, FlowRecord, RecordKind, Splt};
+pub use self::shard::{Accounting, EventConfig, FlowConfig, FlowPacket, Shard, ShardCounters};
 pub use self::stats::FlowStats;

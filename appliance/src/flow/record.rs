@@ -55,6 +55,33 @@ impl EndReason {
     }
 }
 
+/// What a record stands for. Without lifecycle events (the default) every record is `End`: a
+/// flow that ended. With events (`FlowConfig::events`, asked for by a sink such as Redis), the
+/// shard also emits the flow as it stands when it is created (`Insert`) and while it runs
+/// (`Update`); its `End` record is the `remove` event.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum RecordKind {
+    /// The flow ended; `end_reason` says why.
+    #[default]
+    End,
+    /// The flow was just created (one packet accounted); `end_reason` is meaningless.
+    Insert,
+    /// The flow as it stands, while it runs; `end_reason` is meaningless.
+    Update,
+}
+
+impl RecordKind {
+    /// The event's name: `remove`, `insert`, `update`.
+    pub fn as_event(self) -> &'static str {
+        match self {
+            RecordKind::End => "remove",
+            RecordKind::Insert => "insert",
+            RecordKind::Update => "update",
+        }
+    }
+}
+
 /// Counters of one direction (or of both).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DirCounters {
@@ -125,6 +152,8 @@ pub struct FlowRecord {
     pub stats: Option<Box<FlowStats>>,
     /// `--splt N`.
     pub splt: Option<Box<Splt>>,
+    /// End of the flow, or a lifecycle event (see [`RecordKind`]).
+    pub kind: RecordKind,
 }
 
 impl FlowRecord {

@@ -30,7 +30,7 @@
 use hashbrown::HashTable;
 
 use super::key::{FlowKey, KeyHasher, Side};
-use super::record::{DirCounters, EndReason, FlowRecord, Splt};
+use super::record::{DirCounters, EndReason, FlowRecord, RecordKind, Splt};
 use super::stats::FlowStats;
 use crate::packet::Decoded;
 
@@ -67,6 +67,31 @@ pub struct FlowConfig {
     pub splt: usize,
     /// How packet sizes are counted.
     pub accounting: Accounting,
+    /// Lifecycle events (insert / update records) for the sinks that ask for them; `None`
+    /// (the default): only ended flows leave the table, and nothing here costs anything.
+    pub events: Option<EventConfig>,
+}
+
+/// When a running flow is re-emitted as an `Update` record (see `RecordKind`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventConfig {
+    /// Every N packets of the flow (both directions), by transport: `[tcp, udp, other]`;
+    /// 0 = never. A flow of 40 packets with N = 16 gets updates at packets 16 and 32.
+    pub every_packets: [u32; 3],
+    /// Also when this many ms (expiry clock) have passed since the flow's last insert/update
+    /// event, checked when a packet arrives; 0 = never.
+    pub every_ms: u64,
+}
+
+impl EventConfig {
+    #[inline]
+    fn every(&self, protocol: u8) -> u64 {
+        u64::from(match protocol {
+            6 => self.every_packets[0],
+            17 => self.every_packets[1],
+            _ => self.every_packets[2],
+        })
+    }
 }
 
 impl Default for FlowConfig {
@@ -79,6 +104,7 @@ impl Default for FlowConfig {
             stats: false,
             splt: 0,
             accounting: Accounting::Link,
+            events: None,
         }
     }
 }
@@ -199,6 +225,8 @@ struct Entry {
     id: u64,
     src_mac: [u8; 6],
     dst_mac: [u8; 6],
+    /// Expiry clock (ms) of the flow's last insert/update event (lifecycle events only).
+    last_event_ms: u64,
 }
 
 const _: () = assert!(std::mem::size_of::<Entry>() == 192);
@@ -389,6 +417,9 @@ impl Shard {
         };
         self.entries[idx as usize].last_clock_ms = clock_ms;
         let dir = self.account(idx, p, ts_ms);
+        if let Some(ev) = self.cfg.events {
+            self.maybe_event(idx, &ev, p.decoded.tuple.protocol, clock_ms, out);
+        }
         if self.cfg.tcp_end && p.decoded.tuple.protocol == 6 {
             let flags = p.decoded.tcp_flags;
             let e = &mut self.entries[idx as usize];
@@ -494,6 +525,7 @@ impl Shard {
             id: self.next_seq * self.workers + self.worker,
             src_mac: p.decoded.src_mac,
             dst_mac: p.decoded.dst_mac,
+            last_event_ms: p.clock_ns / 1_000_000,
         };
         self.next_seq += 1;
         self.counters.flows_created += 1;
@@ -595,6 +627,39 @@ impl Shard {
         self.free.push(idx);
         self.live -= 1;
         self.counters.flows_ended[reason as usize] += 1;
+        out.push(self.snapshot(idx, reason, RecordKind::End));
+    }
+
+    /// Emits an `Insert` record for a flow's first packet, and an `Update` every N packets or
+    /// T ms (see [`EventConfig`]).
+    #[inline]
+    fn maybe_event(
+        &mut self,
+        idx: u32,
+        ev: &EventConfig,
+        protocol: u8,
+        clock_ms: u64,
+        out: &mut Vec<FlowRecord>,
+    ) {
+        let e = &self.entries[idx as usize];
+        let total = e.packets[0] + e.packets[1];
+        let every = ev.every(protocol);
+        let kind = if total == 1 {
+            RecordKind::Insert
+        } else if (every > 0 && total.is_multiple_of(every))
+            || (ev.every_ms > 0 && clock_ms.saturating_sub(e.last_event_ms) >= ev.every_ms)
+        {
+            RecordKind::Update
+        } else {
+            return;
+        };
+        self.entries[idx as usize].last_event_ms = clock_ms;
+        out.push(self.snapshot(idx, EndReason::default(), kind));
+    }
+
+    /// The record of flow `idx` as it stands.
+    fn snapshot(&self, idx: u32, reason: EndReason, kind: RecordKind) -> FlowRecord {
+        let e = &self.entries[idx as usize];
         let t = e.key.tuple_from(e.src_side);
         let stats = self.cfg.stats.then(|| Box::new(self.stats[idx as usize]));
         let splt = (self.cfg.splt > 0).then(|| {
@@ -606,7 +671,7 @@ impl Shard {
                 piat_ms: cells.iter().map(|c| c.piat_ms).collect(),
             })
         });
-        out.push(FlowRecord {
+        FlowRecord {
             id: e.id,
             end_reason: reason,
             src_ip: t.src_ip,
@@ -624,7 +689,8 @@ impl Shard {
             dst2src: e.counters(1),
             stats,
             splt,
-        });
+            kind,
+        }
     }
 
     fn links(&mut self, which: Which, idx: u32) -> &mut Links {
@@ -710,6 +776,94 @@ mod tests {
 
     fn shard(cfg: FlowConfig) -> Shard {
         Shard::new(cfg, 0, 1)
+    }
+
+    fn kinds(out: &[FlowRecord]) -> Vec<(RecordKind, u64)> {
+        out.iter()
+            .map(|r| (r.kind, r.src2dst.packets + r.dst2src.packets))
+            .collect()
+    }
+
+    #[test]
+    fn without_events_only_ended_flows_leave() {
+        let mut s = shard(FlowConfig::default());
+        let mut out = Vec::new();
+        for i in 0..40 {
+            s.process(&udp(1, 2, i * 1000), &mut out);
+        }
+        s.drain(EndReason::Shutdown, &mut out);
+        assert_eq!(kinds(&out), vec![(RecordKind::End, 40)]);
+    }
+
+    #[test]
+    fn a_flow_of_40_packets_with_n_16_gets_an_insert_2_updates_and_its_end() {
+        let mut s = shard(FlowConfig {
+            events: Some(EventConfig {
+                every_packets: [32, 16, 0],
+                every_ms: 0,
+            }),
+            ..FlowConfig::default()
+        });
+        let mut out = Vec::new();
+        for i in 0..40u64 {
+            // Both directions count.
+            let p = if i % 2 == 0 {
+                udp(1, 2, i * 1000)
+            } else {
+                pkt(2, 53, 1, 1000, 17, 0, i * 1000)
+            };
+            s.process(&p, &mut out);
+        }
+        s.drain(EndReason::Shutdown, &mut out);
+        assert_eq!(
+            kinds(&out),
+            vec![
+                (RecordKind::Insert, 1),
+                (RecordKind::Update, 16),
+                (RecordKind::Update, 32),
+                (RecordKind::End, 40)
+            ]
+        );
+        assert!(out.iter().all(|r| r.id == out[0].id), "one flow, one id");
+        // TCP uses its own N; `other` 0 = never.
+        let mut out = Vec::new();
+        for i in 0..64 {
+            s.process(&pkt(1, 1, 2, 80, 6, 0x10, i * 1000), &mut out);
+            s.process(&pkt(1, 1, 2, 0, 1, 0, i * 1000), &mut out);
+        }
+        let updates: Vec<_> = out
+            .iter()
+            .filter(|r| r.kind == RecordKind::Update)
+            .map(|r| (r.protocol, r.src2dst.packets))
+            .collect();
+        assert_eq!(updates, vec![(6, 32), (6, 64)]);
+    }
+
+    #[test]
+    fn time_based_updates_follow_the_expiry_clock() {
+        let mut s = shard(FlowConfig {
+            events: Some(EventConfig {
+                every_packets: [0; 3],
+                every_ms: 10_000,
+            }),
+            ..FlowConfig::default()
+        });
+        let mut out = Vec::new();
+        for t in [0, 5, 9, 10, 15, 19, 20, 21] {
+            s.process(&udp(1, 2, t * SEC), &mut out);
+        }
+        let at: Vec<_> = out
+            .iter()
+            .map(|r| (r.kind, r.src2dst.last_seen_ms / 1000))
+            .collect();
+        assert_eq!(
+            at,
+            vec![
+                (RecordKind::Insert, 0),
+                (RecordKind::Update, 10),
+                (RecordKind::Update, 20)
+            ]
+        );
     }
 
     #[test]

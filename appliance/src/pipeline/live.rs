@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, TrySendError, bounded};
 
-use super::{Counters, Outcome, RECORD_BATCH, Summary, export_loop, join};
+use super::{Counters, Outcome, QueueCounters, RECORD_BATCH, Summary, export_loop, join};
 use crate::capture::{Frame, PacketSource, RingStats, wall_clock_ns};
 use crate::error::Error;
 use crate::export::ExportSink;
@@ -52,6 +52,8 @@ pub const NAP_UNTIL_POLL: Duration = Duration::from_millis(20);
 const RECORD_MAX_AGE: Duration = Duration::from_millis(200);
 /// Record batches queued before workers start dropping.
 const EXPORT_QUEUE: usize = 256;
+/// How often a worker reads its ring's kernel statistics for the metrics (a getsockopt).
+const RING_STATS_EVERY_NS: u64 = 1_000_000_000;
 
 /// Settings of a live run.
 #[derive(Clone, Copy, Debug)]
@@ -156,6 +158,7 @@ pub fn run_live(
             };
         }
     };
+    counters.register_sinks(stage.counters());
     let (rec_tx, rec_rx) = bounded::<Vec<FlowRecord>>(EXPORT_QUEUE);
     let finish = AtomicBool::new(false);
 
@@ -170,6 +173,7 @@ pub fn run_live(
         for (w, q) in queues.into_iter().enumerate() {
             let rec_tx = rec_tx.clone();
             let counters = Arc::clone(counters);
+            let queue = counters.register_queue(q.name.clone());
             let finish = &finish;
             let decoder = cfg.decoder;
             workers.push((
@@ -183,6 +187,7 @@ pub fn run_live(
                             decoder,
                             &rec_tx,
                             &counters,
+                            &queue,
                             finish,
                         )
                     }),
@@ -256,6 +261,7 @@ fn worker_loop(
     decoder_cfg: DecoderConfig,
     rec_tx: &Sender<Vec<FlowRecord>>,
     counters: &Counters,
+    queue: &QueueCounters,
     finish: &AtomicBool,
 ) -> WorkerResult {
     if let Some(core) = q.core
@@ -285,6 +291,9 @@ fn worker_loop(
     let mut clock = 0u64;
     let mut oldest_record: Option<Instant> = None;
     let (mut pub_frames, mut pub_dropped, mut pub_created) = (0u64, 0u64, 0u64);
+    let mut pub_drops = [0u64; DropReason::COUNT];
+    // Wall-clock time of the next ring statistics read (the first batch reads them).
+    let mut next_ring_stats = 0u64;
     // Since when recv has returned less than a full batch (None: the last batch was full).
     let mut quiet_since: Option<Instant> = None;
     // After `finish`: one more wait for what the kernel still holds (an AF_PACKET block not yet
@@ -348,6 +357,13 @@ fn worker_loop(
             .flows_created
             .fetch_add(created - pub_created, Ordering::Relaxed);
         (pub_frames, pub_dropped, pub_created) = (res.report.frames, dropped, created);
+        publish_queue(counters, queue, &res, &mut pub_drops, &shard);
+        if now >= next_ring_stats {
+            if let Some(s) = q.source.ring_stats() {
+                queue.ring.publish(&s);
+            }
+            next_ring_stats = now + RING_STATS_EVERY_NS;
+        }
 
         if got == READ_BATCH {
             quiet_since = None;
@@ -384,11 +400,41 @@ fn worker_loop(
     counters
         .flows_created
         .fetch_add(c.flows_created - pub_created, Ordering::Relaxed);
+    publish_queue(counters, queue, &res, &mut pub_drops, &shard);
     res.report.flows_created = c.flows_created;
     res.flows_ended = c.flows_ended;
     res.report.dropped = res.drops.iter().sum();
     res.report.ring = q.source.ring_stats();
+    if let Some(s) = &res.report.ring {
+        queue.ring.publish(s);
+    }
     res
+}
+
+/// Publishes a worker's running totals for the metrics (once per batch): drops by reason as
+/// deltas into the shared array (every worker adds to it), the rest as plain stores into the
+/// queue's own block.
+fn publish_queue(
+    counters: &Counters,
+    queue: &QueueCounters,
+    res: &WorkerResult,
+    published_drops: &mut [u64; DropReason::COUNT],
+    shard: &Shard,
+) {
+    for ((total, &d), p) in counters
+        .drops
+        .iter()
+        .zip(&res.drops)
+        .zip(published_drops.iter_mut())
+    {
+        if d != *p {
+            total.fetch_add(d - *p, Ordering::Relaxed);
+            *p = d;
+        }
+    }
+    queue.packets.store(res.report.frames, Ordering::Relaxed);
+    queue.bytes.store(res.report.wire_bytes, Ordering::Relaxed);
+    queue.publish_shard(shard);
 }
 
 #[cfg(test)]
@@ -522,6 +568,26 @@ mod tests {
             waits.load(Ordering::Relaxed) > 0,
             "an empty ring is waited on"
         );
+        // What the metrics read: one block per queue, published by its worker.
+        let queues = counters.queues();
+        assert_eq!(queues.len(), 2);
+        for q in &queues {
+            assert!(q.name.starts_with("mem/"));
+            assert_eq!(q.packets.load(Ordering::Relaxed), 101);
+            assert_eq!(q.bytes.load(Ordering::Relaxed), 101 * 28);
+            assert_eq!(q.flows_created.load(Ordering::Relaxed), 50);
+            assert_eq!(q.flows_active.load(Ordering::Relaxed), 0);
+            assert_eq!(
+                q.flows_ended[EndReason::Shutdown as usize].load(Ordering::Relaxed),
+                50
+            );
+            assert_eq!(q.ring.load(), Some(RingStats::default()));
+        }
+        assert_eq!(
+            counters.drops[DropReason::NotIp as usize].load(Ordering::Relaxed),
+            2
+        );
+        assert_eq!(counters.sinks().len(), 1);
     }
 
     #[test]

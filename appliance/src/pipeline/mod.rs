@@ -20,18 +20,19 @@
 //! capacity is split over the shards).
 //!
 //! Counters are published by each thread once per batch into [`Counters`] (atomics), read by
-//! the progress display; nothing shared is touched per packet.
+//! the progress display and the metrics scrape (`crate::metrics`); nothing shared is touched
+//! per packet.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
-use crate::capture::{Frame, PacketSource};
+use crate::capture::{Frame, PacketSource, RingStats};
 use crate::error::Error;
 use crate::export::ExportSink;
-use crate::export::stage::{ExportStage, SinkReport, StageConfig};
+use crate::export::stage::{ExportStage, SinkCounters, SinkReport, StageConfig};
 use crate::flow::key::worker_of;
 use crate::flow::{EndReason, FlowConfig, FlowPacket, FlowRecord, KeyHasher, Shard};
 use crate::packet::{Decoder, DecoderConfig, DropReason};
@@ -84,6 +85,159 @@ pub struct Counters {
     pub stop: Arc<AtomicBool>,
     /// Raised (by a SIGHUP handler) to make every sink reopen its output files.
     pub reopen: Arc<AtomicBool>,
+    /// Frames dropped by the decoder, by `DropReason as usize` (offline the reader publishes
+    /// them, live each worker adds its own).
+    pub drops: [AtomicU64; DropReason::COUNT],
+    /// The XDP steering program's counters (live AF_XDP: copied by the main thread's tick).
+    pub xdp: XdpCounters,
+    /// One block per capture queue (live) or worker (offline), registered when a run starts.
+    queues: Mutex<Vec<Arc<QueueCounters>>>,
+    /// Every sink's counters, registered when the export stage starts.
+    sinks: Mutex<Vec<(&'static str, Arc<SinkCounters>)>>,
+}
+
+impl Counters {
+    /// Registers the counter block of a queue (live, `eth0/3`) or worker (offline,
+    /// `worker0`); the thread that owns the name publishes into it once per batch.
+    pub fn register_queue(&self, name: impl Into<String>) -> Arc<QueueCounters> {
+        let q = Arc::new(QueueCounters {
+            name: name.into(),
+            ..QueueCounters::default()
+        });
+        lock(&self.queues).push(Arc::clone(&q));
+        q
+    }
+
+    /// The registered queue blocks, in registration order.
+    pub fn queues(&self) -> Vec<Arc<QueueCounters>> {
+        lock(&self.queues).clone()
+    }
+
+    /// Registers the sinks of an export stage (`ExportStage::counters`).
+    pub fn register_sinks(&self, sinks: Vec<(&'static str, Arc<SinkCounters>)>) {
+        lock(&self.sinks).extend(sinks);
+    }
+
+    /// The registered sinks' counters, by sink name.
+    pub fn sinks(&self) -> Vec<(&'static str, Arc<SinkCounters>)> {
+        lock(&self.sinks).clone()
+    }
+}
+
+/// Registration lists are only appended to: a panic elsewhere cannot leave them inconsistent.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Counters of one capture queue (live) or worker (offline). Written only by the thread that
+/// owns it, once per batch (plain stores of its running totals); read by the metrics scrape.
+#[derive(Debug, Default)]
+pub struct QueueCounters {
+    /// The `queue` label: `eth0/3` live, `worker0` offline.
+    pub name: String,
+    /// Live: frames received from the queue's ring. Offline: packets the reader handed to the
+    /// worker (frames the decoder dropped are counted only in [`Counters::drops`]).
+    pub packets: AtomicU64,
+    /// Wire bytes of `packets`.
+    pub bytes: AtomicU64,
+    /// Flows in the worker's table now.
+    pub flows_active: AtomicU64,
+    /// Flows created.
+    pub flows_created: AtomicU64,
+    /// Flows ended (records produced), by `EndReason as usize`.
+    pub flows_ended: [AtomicU64; EndReason::COUNT],
+    /// The kernel side of the queue's ring (live; read about once a second).
+    pub ring: RingCounters,
+}
+
+impl QueueCounters {
+    /// Publishes a shard's state: live flows, created, ended by reason.
+    fn publish_shard(&self, shard: &Shard) {
+        let c = shard.counters();
+        self.flows_active
+            .store(shard.live() as u64, Ordering::Relaxed);
+        self.flows_created.store(c.flows_created, Ordering::Relaxed);
+        for (a, &n) in self.flows_ended.iter().zip(&c.flows_ended) {
+            a.store(n, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A ring's kernel-side statistics ([`RingStats`]), as last read by its worker.
+#[derive(Debug, Default)]
+pub struct RingCounters {
+    /// Raised once the statistics were read (sources without a ring never raise it).
+    present: AtomicBool,
+    dropped: AtomicU64,
+    rx_ring_full: AtomicU64,
+    fill_ring_empty: AtomicU64,
+    invalid_descs: AtomicU64,
+    freeze_count: AtomicU64,
+}
+
+impl RingCounters {
+    /// Stores a reading.
+    pub fn publish(&self, s: &RingStats) {
+        self.dropped.store(s.dropped, Ordering::Relaxed);
+        self.rx_ring_full.store(s.rx_ring_full, Ordering::Relaxed);
+        self.fill_ring_empty
+            .store(s.fill_ring_empty, Ordering::Relaxed);
+        self.invalid_descs.store(s.invalid_descs, Ordering::Relaxed);
+        self.freeze_count.store(s.freeze_count, Ordering::Relaxed);
+        self.present.store(true, Ordering::Release);
+    }
+
+    /// The last reading, `None` before the first.
+    pub fn load(&self) -> Option<RingStats> {
+        self.present.load(Ordering::Acquire).then(|| RingStats {
+            dropped: self.dropped.load(Ordering::Relaxed),
+            rx_ring_full: self.rx_ring_full.load(Ordering::Relaxed),
+            fill_ring_empty: self.fill_ring_empty.load(Ordering::Relaxed),
+            invalid_descs: self.invalid_descs.load(Ordering::Relaxed),
+            freeze_count: self.freeze_count.load(Ordering::Relaxed),
+        })
+    }
+}
+
+/// The XDP steering program's counters ([`xdp_prog::loader::SteerCounters`]), as last read.
+#[derive(Debug, Default)]
+pub struct XdpCounters {
+    /// Raised once they were read (never in pcap mode or with AF_PACKET).
+    present: AtomicBool,
+    seen: AtomicU64,
+    redirected: AtomicU64,
+    passed: AtomicU64,
+    filtered: AtomicU64,
+    sampled_out: AtomicU64,
+    redirect_errors: AtomicU64,
+}
+
+impl XdpCounters {
+    /// Stores a reading.
+    pub fn publish(&self, c: &xdp_prog::loader::SteerCounters) {
+        self.seen.store(c.seen, Ordering::Relaxed);
+        self.redirected.store(c.redirected, Ordering::Relaxed);
+        self.passed.store(c.passed, Ordering::Relaxed);
+        self.filtered.store(c.filtered, Ordering::Relaxed);
+        self.sampled_out.store(c.sampled_out, Ordering::Relaxed);
+        self.redirect_errors
+            .store(c.redirect_errors, Ordering::Relaxed);
+        self.present.store(true, Ordering::Release);
+    }
+
+    /// The last reading, `None` before the first.
+    pub fn load(&self) -> Option<xdp_prog::loader::SteerCounters> {
+        self.present
+            .load(Ordering::Acquire)
+            .then(|| xdp_prog::loader::SteerCounters {
+                seen: self.seen.load(Ordering::Relaxed),
+                redirected: self.redirected.load(Ordering::Relaxed),
+                passed: self.passed.load(Ordering::Relaxed),
+                filtered: self.filtered.load(Ordering::Relaxed),
+                sampled_out: self.sampled_out.load(Ordering::Relaxed),
+                redirect_errors: self.redirect_errors.load(Ordering::Relaxed),
+            })
+    }
 }
 
 /// A progress callback and how often to call it.
@@ -179,6 +333,7 @@ pub fn run_offline(
             };
         }
     };
+    counters.register_sinks(stage.counters());
 
     let (reader_result, worker_results, export_result) = std::thread::scope(|scope| {
         let exporter = {
@@ -195,11 +350,13 @@ pub fn run_offline(
             let rec_tx = rec_tx.clone();
             let ret_tx = ret_tx.clone();
             let counters = Arc::clone(counters);
+            let queue = counters.register_queue(format!("worker{w}"));
             workers.push(
                 std::thread::Builder::new()
                     .name(format!("xdpflow-worker-{w}"))
                     .spawn_scoped(scope, move || {
-                        worker_loop(Shard::new(flow_cfg, w, n), &rx, &ret_tx, &rec_tx, &counters)
+                        let shard = Shard::new(flow_cfg, w, n);
+                        worker_loop(shard, &rx, &ret_tx, &rec_tx, &counters, &queue)
                     }),
             );
         }
@@ -339,6 +496,9 @@ fn read_loop(
         }
         counters.frames.store(summary.frames, Ordering::Relaxed);
         counters.dropped.store(summary.dropped(), Ordering::Relaxed);
+        for (a, &d) in counters.drops.iter().zip(&summary.drops) {
+            a.store(d, Ordering::Relaxed);
+        }
         if let Some((done, total)) = source.progress() {
             counters.input_bytes.store(done, Ordering::Relaxed);
             counters
@@ -373,7 +533,14 @@ fn worker_loop(
     ret_tx: &Sender<PacketBatch>,
     rec_tx: &Sender<Vec<FlowRecord>>,
     counters: &Counters,
+    queue: &QueueCounters,
 ) -> WorkerResult {
+    let publish = |shard: &Shard| {
+        let c = shard.counters();
+        queue.packets.store(c.packets, Ordering::Relaxed);
+        queue.bytes.store(c.bytes, Ordering::Relaxed);
+        queue.publish_shard(shard);
+    };
     let mut out: Vec<FlowRecord> = Vec::with_capacity(RECORD_BATCH);
     let mut published_created = 0;
     let mut downstream_gone = false;
@@ -394,6 +561,7 @@ fn worker_loop(
             .flows_created
             .fetch_add(created - published_created, Ordering::Relaxed);
         published_created = created;
+        publish(&shard);
     }
     if !downstream_gone {
         shard.drain(EndReason::Shutdown, &mut out);
@@ -401,6 +569,7 @@ fn worker_loop(
             let _ = rec_tx.send(out);
         }
     }
+    publish(&shard);
     let c = shard.counters();
     counters
         .flows_created
@@ -537,6 +706,55 @@ mod tests {
             assert_eq!(summary.flows_ended[EndReason::Shutdown as usize], 1);
             assert_eq!(recs.len(), 2);
         }
+    }
+
+    #[test]
+    fn threads_publish_what_the_metrics_read() {
+        let mut frames: Vec<_> = (0..300u16)
+            .flat_map(|i| [udp_frame(1, i, 2, 53, 0), udp_frame(2, 53, 1, i, 1)])
+            .collect();
+        frames.push(OwnedFrame {
+            data: vec![0x10],
+            ..udp_frame(0, 0, 0, 0, 2)
+        });
+        let cfg = PipelineConfig {
+            workers: 2,
+            flow: FlowConfig::default(),
+            decoder: DecoderConfig::default(),
+            export: StageConfig::default(),
+        };
+        let counters = Arc::new(Counters::default());
+        let sinks: Vec<Box<dyn ExportSink>> = vec![Box::new(Collect(Arc::default()))];
+        let out = run_offline(&mut MemSource::new(frames), &cfg, sinks, &counters, None);
+        assert!(out.error.is_none(), "{:?}", out.error);
+        let s = &out.summary;
+        let queues = counters.queues();
+        let names: Vec<&str> = queues.iter().map(|q| q.name.as_str()).collect();
+        assert_eq!(names, ["worker0", "worker1"]);
+        let total = |f: fn(&QueueCounters) -> &AtomicU64| {
+            queues
+                .iter()
+                .map(|q| f(q).load(Ordering::Relaxed))
+                .sum::<u64>()
+        };
+        assert_eq!(total(|q| &q.packets), s.decoded);
+        assert_eq!(total(|q| &q.bytes), 600 * 28);
+        assert_eq!(total(|q| &q.flows_created), 300);
+        assert_eq!(total(|q| &q.flows_active), 0, "every flow ended");
+        assert_eq!(
+            total(|q| &q.flows_ended[EndReason::Shutdown as usize]),
+            s.flows_ended[EndReason::Shutdown as usize]
+        );
+        assert!(queues.iter().all(|q| q.ring.load().is_none()));
+        assert_eq!(
+            counters.drops[DropReason::NotIp as usize].load(Ordering::Relaxed),
+            1
+        );
+        assert!(counters.xdp.load().is_none());
+        let sinks = counters.sinks();
+        assert_eq!(sinks.len(), 1);
+        assert_eq!(sinks[0].0, "collect");
+        assert_eq!(sinks[0].1.records.load(Ordering::Relaxed), 300);
     }
 
     /// A sink that fails on its first batch.

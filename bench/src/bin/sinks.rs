@@ -62,6 +62,7 @@ fn records(n: usize) -> Vec<FlowRecord> {
                 dst2src: dir(1 + ((r >> 6) & 0x3f), 60 + ((r >> 20) & 0xfffff)),
                 stats: None,
                 splt: None,
+                kind: appliance::flow::RecordKind::End,
             }
         })
         .collect()

@@ -289,6 +289,7 @@ pub(super) mod tests {
             },
             stats: None,
             splt: None,
+            kind: crate::flow::RecordKind::End,
         }
     }
 

@@ -42,6 +42,7 @@
 //! stdout failures are not recovered: they are returned as [`Error`].
 
 mod encode;
+pub use self::encode::encode as encode_record;
 mod file;
 mod tcp;
 

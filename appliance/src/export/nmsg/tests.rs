@@ -59,6 +59,7 @@ fn spec_record() -> FlowRecord {
         dst2src: DirCounters::default(),
         stats: None,
         splt: None,
+        kind: crate::flow::RecordKind::End,
     }
 }
 

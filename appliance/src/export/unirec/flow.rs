@@ -254,6 +254,7 @@ pub(super) mod tests {
                 ps: vec![60, 60, 60, -1],
                 piat_ms: vec![0, 10, 10, -1],
             })),
+            kind: crate::flow::RecordKind::End,
         }
     }
 
