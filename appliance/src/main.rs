@@ -97,21 +97,17 @@ fn pcap(args: &PcapArgs) -> i32 {
             }
         }
     };
-    let sinks = match args.output.open_sinks() {
-        Ok(s) => s,
+    let mut cfg = cfg;
+    let sinks = match open_sinks(&args.output, &args.flow) {
+        Ok((sinks, events)) => {
+            cfg.flow.events = events;
+            sinks
+        }
         Err(e) => {
             report(&e);
             return EXIT_USAGE;
         }
     };
-    let mut cfg = cfg;
-    match events_for(&sinks, &args.flow) {
-        Ok(events) => cfg.flow.events = events,
-        Err(e) => {
-            report(&e);
-            return EXIT_USAGE;
-        }
-    }
     let mut progress = progress_display(&args.output);
     let counters = Arc::new(Counters::default());
     let _metrics = match start_metrics(&args.ops, None, &counters) {
@@ -145,13 +141,18 @@ fn pcap(args: &PcapArgs) -> i32 {
     finish(&args.output, outcome)
 }
 
-/// Lifecycle events are on when a sink asks for them (nobody else pays for them).
-fn events_for(
-    sinks: &[Box<dyn appliance::export::ExportSink>],
+type Sinks = Vec<Box<dyn appliance::export::ExportSink>>;
+
+/// Opens the sinks, and the lifecycle-event settings when one of them asks for events (nobody
+/// else pays for them).
+fn open_sinks(
+    output: &OutputArgs,
     flow: &appliance::cli::FlowArgs,
-) -> Result<Option<appliance::flow::EventConfig>, Error> {
+) -> Result<(Sinks, Option<appliance::flow::EventConfig>), Error> {
     let events = flow.event_config()?;
-    Ok(sinks.iter().any(|s| s.wants_events()).then_some(events))
+    let sinks = output.open_sinks()?;
+    let wanted = sinks.iter().any(|s| s.wants_events());
+    Ok((sinks, wanted.then_some(events)))
 }
 
 /// Prints the summary, writes `--summary-json`, reports the error: the exit code.
@@ -240,21 +241,17 @@ fn run(args: &RunArgs) -> i32 {
     if c.capture == CaptureArg::AfXdp && queues.len() > 1 {
         warn_if_rss_not_symmetric(&c.iface);
     }
-    let sinks = match args.output.open_sinks() {
-        Ok(s) => s,
+    let mut cfg = cfg;
+    let sinks = match open_sinks(&args.output, &args.flow) {
+        Ok((sinks, events)) => {
+            cfg.flow.events = events;
+            sinks
+        }
         Err(e) => {
             report(&e);
             return EXIT_USAGE;
         }
     };
-    let mut cfg = cfg;
-    match events_for(&sinks, &args.flow) {
-        Ok(events) => cfg.flow.events = events,
-        Err(e) => {
-            report(&e);
-            return EXIT_USAGE;
-        }
-    }
     let counters = Arc::new(Counters::default());
     install_signals(&counters);
 

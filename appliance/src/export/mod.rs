@@ -2,6 +2,7 @@
 //! [`ExportSink`], one file per format. This module does not decide *when* records leave the
 //! flow table (that is `flow`) nor which thread runs a sink (that is `pipeline`).
 
+pub mod backoff;
 pub mod events;
 pub mod json;
 pub mod nmsg;

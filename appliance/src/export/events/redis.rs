@@ -78,6 +78,7 @@ use redis::{Cmd, Connection, IntoConnectionInfo, Value};
 use super::FlowAdaptor;
 use crate::error::Error;
 use crate::export::SinkStats;
+use crate::export::backoff::Backoff;
 use crate::export::json::encode_record;
 use crate::flow::FlowRecord;
 
@@ -85,10 +86,6 @@ use crate::flow::FlowRecord;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Longest wait for a send to make progress, or for the next reply.
 const IO_TIMEOUT: Duration = Duration::from_secs(1);
-/// First reconnect delay after a failed connect; doubles per failure up to [`BACKOFF_MAX`].
-const BACKOFF_MIN: Duration = Duration::from_millis(100);
-/// Longest reconnect delay.
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// Commands per round trip: a larger batch is sent in several round trips, which bounds the
 /// buffer and the time of one round trip.
 pub const PIPELINE_MAX: usize = 1024;
@@ -184,38 +181,6 @@ fn redact(url: &str) -> String {
             format!("{scheme}://{user}:***@{host}{path}")
         }
         None => url.to_string(),
-    }
-}
-
-/// When the next connect may be tried.
-#[derive(Debug)]
-struct Backoff {
-    delay: Duration,
-    next: Instant,
-}
-
-impl Backoff {
-    fn new(now: Instant) -> Self {
-        Backoff {
-            delay: BACKOFF_MIN,
-            next: now,
-        }
-    }
-
-    fn due(&self, now: Instant) -> bool {
-        now >= self.next
-    }
-
-    /// A connect failed at `now`: wait the current delay, double it for the next failure.
-    fn failed(&mut self, now: Instant) {
-        self.next = now + self.delay;
-        self.delay = (self.delay * 2).min(BACKOFF_MAX);
-    }
-
-    /// Connected, or a working connection was lost: the next connect may happen at once.
-    fn reset(&mut self, now: Instant) {
-        self.delay = BACKOFF_MIN;
-        self.next = now;
     }
 }
 
@@ -840,24 +805,6 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_to_its_cap_and_resets() {
-        let t0 = Instant::now();
-        let mut b = Backoff::new(t0);
-        assert!(b.due(t0));
-        let mut now = t0;
-        let mut waits = Vec::new();
-        for _ in 0..8 {
-            b.failed(now);
-            assert!(!b.due(now));
-            waits.push((b.next - now).as_millis());
-            now = b.next;
-        }
-        assert_eq!(waits, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
-        b.reset(now);
-        assert!(b.due(now));
-    }
-
-    #[test]
     fn hash_layout_sets_running_flows_and_deletes_ended_ones() {
         let fake = Fake::start(ok);
         let mut s = sink(RedisConfig {
@@ -951,7 +898,7 @@ mod tests {
         s.flush().unwrap();
         // Within the first backoff delay: no new attempt, every event dropped.
         assert_eq!((s.stats().dropped, s.stats().errors), (2, 1));
-        std::thread::sleep(BACKOFF_MIN + Duration::from_millis(20));
+        std::thread::sleep(crate::export::backoff::BACKOFF_MIN + Duration::from_millis(20));
         s.write_batch(&batch).unwrap();
         assert_eq!(
             (s.stats().dropped, s.stats().errors),

@@ -8,49 +8,15 @@ use std::time::{Duration, Instant};
 
 use super::encode;
 use crate::export::SinkStats;
+use crate::export::backoff::Backoff;
 use crate::flow::FlowRecord;
 
 /// Longest wait for one connect, per resolved address.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Longest a buffer may take to go out; a collector slower than that is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
-/// First reconnect delay after a failed connect; doubles per failure up to [`BACKOFF_MAX`].
-const BACKOFF_MIN: Duration = Duration::from_millis(100);
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// Bytes buffered before `write_batch` sends (`flush` sends whatever is there).
 const SEND_AT: usize = 1 << 16;
-
-/// When the next connect may be tried.
-#[derive(Debug)]
-struct Backoff {
-    delay: Duration,
-    next: Instant,
-}
-
-impl Backoff {
-    fn new(now: Instant) -> Self {
-        Backoff {
-            delay: BACKOFF_MIN,
-            next: now,
-        }
-    }
-
-    fn due(&self, now: Instant) -> bool {
-        now >= self.next
-    }
-
-    /// A connect failed at `now`: wait the current delay, double it for the next failure.
-    fn failed(&mut self, now: Instant) {
-        self.next = now + self.delay;
-        self.delay = (self.delay * 2).min(BACKOFF_MAX);
-    }
-
-    /// Connected, or a working connection was lost: the next connect may happen at once.
-    fn reset(&mut self, now: Instant) {
-        self.delay = BACKOFF_MIN;
-        self.next = now;
-    }
-}
 
 /// A collector connection (or its absence) and the records waiting for it.
 pub(super) struct Collector {
@@ -291,28 +257,6 @@ mod tests {
     use std::io::Read;
     use std::net::TcpListener;
 
-    #[test]
-    fn backoff_doubles_to_its_cap_and_resets() {
-        let t0 = Instant::now();
-        let mut b = Backoff::new(t0);
-        assert!(b.due(t0));
-        let mut now = t0;
-        let mut waits = Vec::new();
-        for _ in 0..8 {
-            b.failed(now);
-            assert!(!b.due(now));
-            waits.push(b.next - now);
-            now = b.next;
-            assert!(b.due(now));
-        }
-        let ms: Vec<u128> = waits.iter().map(Duration::as_millis).collect();
-        assert_eq!(ms, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
-        b.reset(now);
-        assert!(b.due(now));
-        b.failed(now);
-        assert_eq!(b.next - now, BACKOFF_MIN);
-    }
-
     /// A port nobody listens on (bound, then released).
     fn closed_port() -> String {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -335,7 +279,7 @@ mod tests {
                 errors: 1
             }
         );
-        std::thread::sleep(BACKOFF_MIN + Duration::from_millis(20));
+        std::thread::sleep(crate::export::backoff::BACKOFF_MIN + Duration::from_millis(20));
         c.write_batch(&[record()], &mut stats);
         assert_eq!(
             (stats.dropped, stats.errors),
