@@ -8,6 +8,7 @@
 pub mod capture;
 pub mod cli;
 pub mod config;
+pub mod dpi;
 pub mod error;
 pub mod export;
 pub mod flow;
