@@ -9,22 +9,29 @@ use appliance::export::ExportSink;
 use appliance::flow::FlowRecord;
 use appliance::pipeline::{Counters, Outcome, PipelineConfig, run_offline};
 
-/// The `xdpflow` binary of this workspace, built on demand when only this crate's tests run.
+/// The `xdpflow` binary of this workspace (same profile as the tests), rebuilt once per test
+/// run so no test runs a stale binary (cargo builds the binary for `cargo test --workspace`,
+/// but not when only this crate's tests run).
 pub fn xdpflow() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps");
-    let bin = dir.join("xdpflow");
-    if !bin.exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-p", "appliance", "--bin", "xdpflow"])
-            .status()
-            .expect("cargo build runs");
-        assert!(status.success(), "building xdpflow failed");
-    }
-    bin
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test binary path");
+        let dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target/<profile>/deps");
+        let mut build = std::process::Command::new(env!("CARGO"));
+        build.args(["build", "-q", "-p", "appliance", "--bin", "xdpflow"]);
+        if dir.file_name() == Some("release".as_ref()) {
+            build.arg("--release");
+        }
+        assert!(
+            build.status().expect("cargo runs").success(),
+            "building xdpflow failed"
+        );
+        dir.join("xdpflow")
+    })
+    .clone()
 }
 
 /// `../shared/pcaps/public` next to the repository, if present.

@@ -4,31 +4,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 use serde_json::Value;
 
-/// The `xdpflow` binary, rebuilt once per test run: `common::xdpflow` only builds it when it
-/// is missing, and these tests need the current config reader, not a stale binary.
-fn xdpflow() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let bin = crate::common::xdpflow();
-        let release = bin
-            .parent()
-            .is_some_and(|d| d.file_name() == Some("release".as_ref()));
-        let mut build = Command::new(env!("CARGO"));
-        build.args(["build", "-q", "-p", "appliance", "--bin", "xdpflow"]);
-        if release {
-            build.arg("--release");
-        }
-        assert!(
-            build.status().expect("cargo runs").success(),
-            "building xdpflow"
-        );
-        bin
-    })
-}
+use crate::common::xdpflow;
 
 fn scratch(name: &str) -> PathBuf {
     let dir =

@@ -151,24 +151,11 @@ fn the_example_config_writes_only_where_the_unit_allows() {
     assert!(paths > 0, "the example config writes a file");
 }
 
-/// The `xdpflow` binary, rebuilt once per test run (`common::xdpflow` builds it only when it
-/// is missing), copied where any user may run it.
+/// The `xdpflow` binary (`common::xdpflow`), copied where any user may run it.
 fn xdpflow() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let bin = crate::common::xdpflow();
-        let release = bin
-            .parent()
-            .is_some_and(|d| d.file_name() == Some("release".as_ref()));
-        let mut build = Command::new(env!("CARGO"));
-        build.args(["build", "-q", "-p", "appliance", "--bin", "xdpflow"]);
-        if release {
-            build.arg("--release");
-        }
-        assert!(
-            build.status().expect("cargo runs").success(),
-            "building xdpflow"
-        );
         remove_stale_copies();
         let dir = scratch("bin", 0o755);
         let copy = dir.join("xdpflow");

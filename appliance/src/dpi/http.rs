@@ -27,6 +27,8 @@
 //! rejected; obsolete line folding (a line starting with space or tab, §5.2) is ignored, so a
 //! folded value keeps its first line only.
 
+use super::CappedBuffer;
+
 /// Why a payload is not an HTTP/1.x message head. `Copy`, to index a counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -416,9 +418,19 @@ pub const DEFAULT_HEADER_CAP: usize = 4096;
 ///
 /// Segments must be pushed in order, without gaps.
 #[derive(Clone, Debug)]
-pub struct HttpHeaderBuffer {
-    buf: Box<[u8]>,
-    len: usize,
+pub struct HttpHeaderBuffer(CappedBuffer);
+
+impl std::ops::Deref for HttpHeaderBuffer {
+    type Target = CappedBuffer;
+    fn deref(&self) -> &CappedBuffer {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for HttpHeaderBuffer {
+    fn deref_mut(&mut self) -> &mut CappedBuffer {
+        &mut self.0
+    }
 }
 
 impl Default for HttpHeaderBuffer {
@@ -428,35 +440,10 @@ impl Default for HttpHeaderBuffer {
 }
 
 impl HttpHeaderBuffer {
-    /// A buffer holding at most `cap` bytes.
+    /// A buffer holding at most `cap` bytes (push, read and clear it through
+    /// [`CappedBuffer`]).
     pub fn new(cap: usize) -> Self {
-        HttpHeaderBuffer {
-            buf: vec![0; cap].into_boxed_slice(),
-            len: 0,
-        }
-    }
-
-    /// Appends as much of `data` as fits; returns how many bytes were kept.
-    pub fn push(&mut self, data: &[u8]) -> usize {
-        let n = data.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&data[..n]);
-        self.len += n;
-        n
-    }
-
-    /// The bytes gathered so far.
-    pub fn bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-
-    /// True when no more bytes fit.
-    pub fn is_full(&self) -> bool {
-        self.len == self.buf.len()
-    }
-
-    /// Empties the buffer (for the next message).
-    pub fn clear(&mut self) {
-        self.len = 0;
+        HttpHeaderBuffer(CappedBuffer::new(cap))
     }
 
     /// Parses the gathered bytes as a request head.

@@ -25,6 +25,8 @@
 
 use md5::{Digest, Md5};
 
+use super::CappedBuffer;
+
 /// Longest identification line, CR LF included (RFC 4253 §4.2).
 pub const MAX_BANNER_LEN: usize = 255;
 
@@ -287,13 +289,23 @@ pub const DEFAULT_BUFFER_CAP: usize = 4096;
 
 /// Gathers one direction's identification line and KEXINIT across segments, up to a fixed
 /// number of bytes (allocated once by [`SshBuffer::new`]). A KEXINIT longer than the cap is
-/// never parsed ([`SshError::Incomplete`] with [`SshBuffer::is_full`]).
+/// never parsed ([`SshError::Incomplete`] with [`CappedBuffer::is_full`]).
 ///
 /// Segments must be pushed in order, without gaps.
 #[derive(Clone, Debug)]
-pub struct SshBuffer {
-    buf: Box<[u8]>,
-    len: usize,
+pub struct SshBuffer(CappedBuffer);
+
+impl std::ops::Deref for SshBuffer {
+    type Target = CappedBuffer;
+    fn deref(&self) -> &CappedBuffer {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for SshBuffer {
+    fn deref_mut(&mut self) -> &mut CappedBuffer {
+        &mut self.0
+    }
 }
 
 impl Default for SshBuffer {
@@ -303,30 +315,10 @@ impl Default for SshBuffer {
 }
 
 impl SshBuffer {
-    /// A buffer holding at most `cap` bytes.
+    /// A buffer holding at most `cap` bytes (push, read and clear it through
+    /// [`CappedBuffer`]).
     pub fn new(cap: usize) -> Self {
-        SshBuffer {
-            buf: vec![0; cap].into_boxed_slice(),
-            len: 0,
-        }
-    }
-
-    /// Appends as much of `data` as fits; returns how many bytes were kept.
-    pub fn push(&mut self, data: &[u8]) -> usize {
-        let n = data.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&data[..n]);
-        self.len += n;
-        n
-    }
-
-    /// The bytes gathered so far.
-    pub fn bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-
-    /// True when no more bytes fit.
-    pub fn is_full(&self) -> bool {
-        self.len == self.buf.len()
+        SshBuffer(CappedBuffer::new(cap))
     }
 
     /// The identification line.

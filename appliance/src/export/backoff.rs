@@ -13,7 +13,7 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub struct Backoff {
     delay: Duration,
-    pub(crate) next: Instant,
+    next: Instant,
 }
 
 impl Backoff {
@@ -28,6 +28,11 @@ impl Backoff {
     /// Whether a connect may be tried at `now`.
     pub fn due(&self, now: Instant) -> bool {
         now >= self.next
+    }
+
+    /// How long from `now` until a connect may be tried (for logs).
+    pub fn retry_in(&self, now: Instant) -> Duration {
+        self.next.saturating_duration_since(now)
     }
 
     /// A connect failed at `now`: wait the current delay, double it for the next failure.

@@ -27,11 +27,14 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, TrySendError, bounded};
 
-use super::{Counters, Outcome, QueueCounters, RECORD_BATCH, Summary, export_loop, join};
+use super::{
+    Counters, Outcome, QueueCounters, RECORD_BATCH, Summary, export_loop, finish_outcome, join,
+    start_stage,
+};
 use crate::capture::{Frame, PacketSource, RingStats, wall_clock_ns};
 use crate::error::Error;
 use crate::export::ExportSink;
-use crate::export::stage::{ExportStage, StageConfig};
+use crate::export::stage::StageConfig;
 use crate::flow::{EndReason, FlowConfig, FlowPacket, FlowRecord, KeyHasher, Shard};
 use crate::packet::{Decoder, DecoderConfig, DropReason};
 
@@ -149,7 +152,7 @@ pub fn run_live(
         ..cfg.flow
     };
     let mut summary = Summary::default();
-    let stage = match ExportStage::start(sinks, cfg.export, &counters.reopen) {
+    let stage = match start_stage(sinks, cfg.export, counters) {
         Ok(s) => s,
         Err(e) => {
             return Outcome {
@@ -158,7 +161,6 @@ pub fn run_live(
             };
         }
     };
-    counters.register_sinks(stage.counters());
     let (rec_tx, rec_rx) = bounded::<Vec<FlowRecord>>(EXPORT_QUEUE);
     let finish = AtomicBool::new(false);
 
@@ -241,18 +243,7 @@ pub fn run_live(
         }
     }
     summary.records_dropped = counters.records_dropped.load(Ordering::Relaxed);
-    match export_result {
-        Ok((reports, result)) => {
-            summary.sinks = reports;
-            match result {
-                Ok(records) => summary.records_exported = records,
-                Err(e) => error = Some(e),
-            }
-        }
-        Err(e) => error = Some(e),
-    }
-    summary.elapsed = started.elapsed();
-    Outcome { summary, error }
+    finish_outcome(summary, error, export_result, started)
 }
 
 fn worker_loop(

@@ -324,7 +324,7 @@ pub fn run_offline(
     let (ret_tx, ret_rx) = bounded::<PacketBatch>(n * (WORKER_QUEUE + 2));
     let mut summary = Summary::default();
 
-    let stage = match ExportStage::start(sinks, cfg.export, &counters.reopen) {
+    let stage = match start_stage(sinks, cfg.export, counters) {
         Ok(s) => s,
         Err(e) => {
             return Outcome {
@@ -333,7 +333,6 @@ pub fn run_offline(
             };
         }
     };
-    counters.register_sinks(stage.counters());
 
     let (reader_result, worker_results, export_result) = std::thread::scope(|scope| {
         let exporter = {
@@ -397,12 +396,25 @@ pub fn run_offline(
             }
         }
     }
+    finish_outcome(summary, error, export_result, started)
+}
+
+/// What the exporter thread returned.
+type ExportResult = Result<(Vec<SinkReport>, Result<u64, Error>), Error>;
+
+/// Adds the exporter's reports to `summary` and makes the run's outcome. A sink failure
+/// explains any input-side stop that it caused, so it replaces an earlier `error`.
+fn finish_outcome(
+    mut summary: Summary,
+    mut error: Option<Error>,
+    export_result: ExportResult,
+    started: Instant,
+) -> Outcome {
     match export_result {
         Ok((reports, result)) => {
             summary.sinks = reports;
             match result {
                 Ok(records) => summary.records_exported = records,
-                // A sink failure explains any input-side stop that it caused; report it first.
                 Err(e) => error = Some(e),
             }
         }
@@ -410,6 +422,17 @@ pub fn run_offline(
     }
     summary.elapsed = started.elapsed();
     Outcome { summary, error }
+}
+
+/// Starts the export stage and publishes its sink counters (metrics).
+fn start_stage(
+    sinks: Vec<Box<dyn ExportSink>>,
+    cfg: StageConfig,
+    counters: &Counters,
+) -> Result<ExportStage, Error> {
+    let stage = ExportStage::start(sinks, cfg, &counters.reopen)?;
+    counters.register_sinks(stage.counters());
+    Ok(stage)
 }
 
 fn join<T>(

@@ -373,11 +373,7 @@ impl RedisAdaptor {
                         message = "Redis still unreachable.",
                         exporter = "redis",
                         redis = %self.target,
-                        retry_in_ms = self
-                            .backoff
-                            .next
-                            .saturating_duration_since(Instant::now())
-                            .as_millis() as u64,
+                        retry_in_ms = self.backoff.retry_in(Instant::now()).as_millis() as u64,
                         %error,
                     );
                 } else {

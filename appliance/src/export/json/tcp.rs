@@ -156,11 +156,7 @@ impl Collector {
                         message = "Collector still unreachable.",
                         exporter = "json",
                         collector = %self.addr,
-                        retry_in_ms = self
-                            .backoff
-                            .next
-                            .saturating_duration_since(Instant::now())
-                            .as_millis() as u64,
+                        retry_in_ms = self.backoff.retry_in(Instant::now()).as_millis() as u64,
                         %error,
                     );
                 } else {
