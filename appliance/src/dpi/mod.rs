@@ -1,9 +1,561 @@
-//! Deep packet inspection (issue 4), being built: pure, allocation-light parsers of the first
-//! payloads of a flow, one file or folder per protocol (STYLE.md §6). Each parser takes bytes
-//! and returns borrowed views or a typed error; none keeps state across calls except the
-//! explicit, byte-capped reassemblers. Nothing here is wired into the flow workers yet: that
-//! (the `Dissector` trait, per-flow state, nDPI-compatible naming) comes with the rest of the
-//! issue.
+//! Deep packet inspection: the first `--n-dissections` packets of each flow go through the
+//! dissectors, one file or folder per protocol (STYLE.md §6), each a pure parser plus a capped
+//! state machine. The result is nDPI-compatible naming (`TLS.YouTube`, categories) and L7
+//! metadata on the flow's record.
+//!
+//! ```text
+//! Shard (per packet with payload, while the flow is in its first N packets)
+//!   └─ Dpi::on_packet(FlowDpi, Packet)
+//!        ├─ the dissector that identified the flow, alone, until it says Done
+//!        └─ else every dissector not yet rejected for this flow, in registry order
+//! Shard (flow ends) ─ Dpi::finish(FlowDpi?) ─ apps::AppTable (server name / IP / port / IP
+//!   protocol → application, category) ─► FlowRecord::dpi
+//! ```
+//!
+//! Per-flow state ([`FlowDpi`]) is allocated only when a flow's first payload appears, and its
+//! per-dissector parts only when a dissector asks for them ([`Context::state`]); everything
+//! but the result is freed when dissection ends (identified and done, every dissector
+//! rejected, or N packets seen). Each state type caps its buffers; the largest is TLS's two
+//! 16 KiB record reassemblers. See [`FlowDpi`] for the bound.
+
+use std::any::Any;
+use std::sync::Arc;
+
+pub mod apps;
+pub mod registry;
+
+/// A field value of a dissector's metadata or a plugin's `udps`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// Text.
+    Str(String),
+    /// A number.
+    Int(i64),
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::Str(s)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::Str(s.to_string())
+    }
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+
+impl From<u64> for Value {
+    fn from(v: u64) -> Self {
+        Value::Int(v as i64)
+    }
+}
+
+impl From<u32> for Value {
+    fn from(v: u32) -> Self {
+        Value::Int(i64::from(v))
+    }
+}
+
+impl From<u16> for Value {
+    fn from(v: u16) -> Self {
+        Value::Int(i64::from(v))
+    }
+}
+
+impl From<u8> for Value {
+    fn from(v: u8) -> Self {
+        Value::Int(i64::from(v))
+    }
+}
+
+/// How sure a label is: nDPI's `ndpi_confidence_t` values as nfstream exports them in
+/// `application_confidence`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Confidence {
+    /// Nothing known.
+    #[default]
+    Unknown = 0,
+    /// Guessed from the ports (or the IP protocol).
+    MatchByPort = 1,
+    /// From the server's address.
+    MatchByIp = 2,
+    /// A dissector recognised the protocol.
+    Dpi = 6,
+}
+
+/// One packet as the dissectors see it. Directions and ports are the flow's: `src` is the
+/// endpoint that sent the flow's first packet (usually the client).
+#[derive(Clone, Copy, Debug)]
+pub struct Packet<'a> {
+    /// The transport payload (possibly cut at the capture's snap length).
+    pub payload: &'a [u8],
+    /// 0: from `src` (the initiator); 1: from `dst`.
+    pub dir: u8,
+    /// IP protocol: 6 TCP, 17 UDP, ...
+    pub protocol: u8,
+    /// Port of the flow's `src`.
+    pub src_port: u16,
+    /// Port of the flow's `dst`.
+    pub dst_port: u16,
+    /// TCP flags of this packet, 0 for other transports.
+    pub tcp_flags: u8,
+    /// 0-based number of this packet in the flow, both directions counted.
+    pub index: u32,
+    /// 4 or 6.
+    pub ip_version: u8,
+    /// Address of `src` (IPv4 in the first 4 bytes).
+    pub src_ip: [u8; 16],
+    /// Address of `dst`.
+    pub dst_ip: [u8; 16],
+}
+
+impl Packet<'_> {
+    /// True when either port is `port`.
+    #[inline]
+    pub fn has_port(&self, port: u16) -> bool {
+        self.src_port == port || self.dst_port == port
+    }
+
+    /// True for TCP.
+    #[inline]
+    pub fn is_tcp(&self) -> bool {
+        self.protocol == 6
+    }
+
+    /// True for UDP.
+    #[inline]
+    pub fn is_udp(&self) -> bool {
+        self.protocol == 17
+    }
+
+    /// The sender's port.
+    #[inline]
+    pub fn sender_port(&self) -> u16 {
+        if self.dir == 0 {
+            self.src_port
+        } else {
+            self.dst_port
+        }
+    }
+
+    /// The receiver's port.
+    #[inline]
+    pub fn receiver_port(&self) -> u16 {
+        if self.dir == 0 {
+            self.dst_port
+        } else {
+            self.src_port
+        }
+    }
+}
+
+/// What a dissector says about a flow after seeing one of its packets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not this protocol: the dissector is not offered this flow again.
+    Reject,
+    /// Maybe (not enough bytes yet), or identified and still reading metadata: offer the next
+    /// payload too.
+    Pending,
+    /// Nothing more to read. If the dissector identified the flow ([`Context::identify`]),
+    /// dissection of the flow ends; otherwise this is a reject.
+    Done,
+}
+
+/// Which transports a dissector wants to see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transports {
+    /// TCP only.
+    Tcp,
+    /// UDP only.
+    Udp,
+    /// TCP and UDP.
+    Both,
+    /// Any IP protocol (also those without ports).
+    Any,
+}
+
+impl Transports {
+    #[inline]
+    fn accepts(self, protocol: u8) -> bool {
+        match self {
+            Transports::Tcp => protocol == 6,
+            Transports::Udp => protocol == 17,
+            Transports::Both => protocol == 6 || protocol == 17,
+            Transports::Any => true,
+        }
+    }
+}
+
+/// A protocol dissector: a pure parser plus a capped per-flow state machine (its state type,
+/// kept through [`Context::state`]). Implementations are stateless values shared by every
+/// flow of a worker.
+pub trait Dissector: Send + Sync {
+    /// Short name, for logs and tests (`"tls"`).
+    fn name(&self) -> &'static str;
+
+    /// Transports it is offered. Default: TCP and UDP.
+    fn transports(&self) -> Transports {
+        Transports::Both
+    }
+
+    /// Looks at one payload (never empty) of a flow. Call [`Context::identify`] once the
+    /// protocol is certain and fill [`Context::result`] with what the packet tells.
+    fn dissect(&self, pkt: &Packet<'_>, ctx: &mut Context<'_>) -> Verdict;
+}
+
+/// What DPI found out about one flow; the raw material of the exported fields.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DpiResult {
+    /// nDPI's master protocol name (`"TLS"`, `"DNS"`), set by [`Context::identify`].
+    pub master: Option<&'static str>,
+    /// An application a dissector recognised by itself (`"WhatsAppCall"`), without a server
+    /// name lookup; the name lookup is tried first.
+    pub app: Option<&'static str>,
+    /// nfstream's `requested_server_name`: TLS / QUIC SNI, HTTP Host, DNS query, DHCP host name.
+    pub requested_server_name: String,
+    /// nfstream's `client_fingerprint` (TLS / QUIC: JA4; SSH: HASSH).
+    pub client_fingerprint: String,
+    /// nfstream's `server_fingerprint` (TLS: JA3S; SSH: HASSH server).
+    pub server_fingerprint: String,
+    /// HTTP User-Agent.
+    pub user_agent: String,
+    /// HTTP Content-Type of the response.
+    pub content_type: String,
+    /// Protocol-specific fields, exported under these names (`tls_ja3`, `http_method`, ...).
+    pub meta: Vec<(&'static str, Value)>,
+}
+
+impl DpiResult {
+    /// Sets (or replaces) a protocol-specific field.
+    pub fn set_meta(&mut self, name: &'static str, value: impl Into<Value>) {
+        let value = value.into();
+        match self.meta.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.meta.push((name, value)),
+        }
+    }
+
+    /// A protocol-specific field.
+    pub fn meta(&self, name: &str) -> Option<&Value> {
+        self.meta.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+}
+
+/// The DPI fields of an exported record (nfstream's names), built when the flow ends.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DpiFields {
+    /// `Master.App`, `Master`, `App` or `Unknown`.
+    pub application_name: String,
+    /// nDPI category name (`Web`, `Network`, `Unspecified`...).
+    pub application_category_name: String,
+    /// True when the name is a guess from ports / IP protocol.
+    pub application_is_guessed: bool,
+    /// nDPI confidence.
+    pub application_confidence: Confidence,
+    /// See [`DpiResult`].
+    pub requested_server_name: String,
+    /// See [`DpiResult`].
+    pub client_fingerprint: String,
+    /// See [`DpiResult`].
+    pub server_fingerprint: String,
+    /// See [`DpiResult`].
+    pub user_agent: String,
+    /// See [`DpiResult`].
+    pub content_type: String,
+    /// Protocol-specific fields.
+    pub meta: Vec<(&'static str, Value)>,
+}
+
+/// One flow's DPI state. Bound: the result (a few short strings) plus the states of the
+/// dissectors still pending, each capped by its own constant (TLS 2 × 16 KiB, QUIC 8 KiB,
+/// HTTP 2 × 4 KiB, SSH 2 × 4 KiB, DNS over TCP 4 KiB): at most ~70 KiB in the worst case of a
+/// flow every buffering dissector wants, freed after `--n-dissections` packets.
+#[derive(Default)]
+pub struct FlowDpi {
+    /// What is known so far.
+    pub result: DpiResult,
+    /// Registry indices of rejected dissectors (bit i).
+    rejected: u128,
+    /// The dissector that identified the flow.
+    owner: Option<u8>,
+    /// Dissection is over (nothing more to learn); the result stays until the flow ends.
+    done: bool,
+    /// Per-dissector states, by registry index.
+    states: Vec<(u8, Box<dyn Any + Send>)>,
+}
+
+impl std::fmt::Debug for FlowDpi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowDpi")
+            .field("result", &self.result)
+            .field("owner", &self.owner)
+            .field("done", &self.done)
+            .field("states", &self.states.len())
+            .finish()
+    }
+}
+
+impl FlowDpi {
+    /// True once dissection has ended for this flow.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    fn end(&mut self) {
+        self.done = true;
+        self.states = Vec::new();
+    }
+
+    fn reset(&mut self) {
+        self.result = DpiResult::default();
+        self.rejected = 0;
+        self.owner = None;
+        self.done = false;
+        self.states.clear();
+    }
+}
+
+/// What a dissector gets besides the packet: the flow's result, its own state, the worker's
+/// scratch buffer.
+#[derive(Debug)]
+pub struct Context<'f> {
+    flow: &'f mut FlowDpi,
+    id: u8,
+    scratch: &'f mut Vec<u8>,
+}
+
+impl Context<'_> {
+    /// The protocol is `master` (nDPI's name, e.g. `"TLS"`); from now on only this dissector
+    /// sees the flow's packets.
+    pub fn identify(&mut self, master: &'static str) {
+        self.flow.result.master = Some(master);
+        self.flow.owner = Some(self.id);
+    }
+
+    /// True once some dissector identified the flow.
+    pub fn is_identified(&self) -> bool {
+        self.flow.owner.is_some()
+    }
+
+    /// The flow's result so far.
+    pub fn result(&mut self) -> &mut DpiResult {
+        &mut self.flow.result
+    }
+
+    /// This dissector's state for the flow, created with `Default` on first use.
+    pub fn state<T: Default + Send + 'static>(&mut self) -> &mut T {
+        let id = self.id;
+        let pos = match self.flow.states.iter().position(|(i, _)| *i == id) {
+            Some(p) => p,
+            None => {
+                self.flow.states.push((id, Box::new(T::default())));
+                self.flow.states.len() - 1
+            }
+        };
+        let slot = &mut self.flow.states[pos].1;
+        if !slot.is::<T>() {
+            *slot = Box::new(T::default());
+        }
+        slot.downcast_mut::<T>().expect("checked just above")
+    }
+
+    /// A buffer shared by every flow of the worker (e.g. decrypted QUIC Initials); contents
+    /// do not survive the call.
+    pub fn scratch(&mut self) -> &mut Vec<u8> {
+        self.scratch
+    }
+}
+
+/// DPI settings.
+#[derive(Clone, Debug)]
+pub struct DpiConfig {
+    /// Packets of a flow offered to the dissectors (`--n-dissections`); 0 turns DPI off.
+    pub n_dissections: u32,
+    /// Names, categories and guesses.
+    pub apps: Arc<apps::AppTable>,
+}
+
+impl Default for DpiConfig {
+    fn default() -> Self {
+        DpiConfig {
+            n_dissections: 20,
+            apps: Arc::new(apps::AppTable::builtin()),
+        }
+    }
+}
+
+/// Counters of one worker's DPI.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DpiCounters {
+    /// Packets offered to dissectors.
+    pub packets: u64,
+    /// Flows whose DPI state was allocated.
+    pub flows: u64,
+}
+
+/// One worker's DPI engine: the dissectors, the tables, a pool of freed flow states.
+pub struct Dpi {
+    cfg: DpiConfig,
+    dissectors: Vec<Box<dyn Dissector>>,
+    pool: Vec<Box<FlowDpi>>,
+    scratch: Vec<u8>,
+    counters: DpiCounters,
+}
+
+impl std::fmt::Debug for Dpi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dpi")
+            .field("n_dissections", &self.cfg.n_dissections)
+            .field("dissectors", &self.dissectors.len())
+            .finish()
+    }
+}
+
+/// Most flow states kept for reuse per worker.
+const POOL_MAX: usize = 1024;
+
+impl Dpi {
+    /// An engine with every built-in dissector.
+    pub fn new(cfg: DpiConfig) -> Self {
+        Self::with_dissectors(cfg, registry::builtin())
+    }
+
+    /// An engine with exactly these dissectors (tests), in this order.
+    pub fn with_dissectors(cfg: DpiConfig, dissectors: Vec<Box<dyn Dissector>>) -> Self {
+        assert!(dissectors.len() <= 128, "at most 128 dissectors");
+        Dpi {
+            cfg,
+            dissectors,
+            pool: Vec::new(),
+            scratch: Vec::new(),
+            counters: DpiCounters::default(),
+        }
+    }
+
+    /// Packets per flow offered to the dissectors.
+    pub fn n_dissections(&self) -> u32 {
+        self.cfg.n_dissections
+    }
+
+    /// Counters so far.
+    pub fn counters(&self) -> DpiCounters {
+        self.counters
+    }
+
+    /// A fresh flow state (from the pool when one is there).
+    pub fn alloc(&mut self) -> Box<FlowDpi> {
+        self.counters.flows += 1;
+        self.pool.pop().unwrap_or_default()
+    }
+
+    /// Offers one packet with payload to the flow's dissectors. Returns true when dissection
+    /// of the flow is over.
+    pub fn on_packet(&mut self, flow: &mut FlowDpi, pkt: &Packet<'_>) -> bool {
+        if flow.done {
+            return true;
+        }
+        self.counters.packets += 1;
+        if let Some(owner) = flow.owner {
+            let mut ctx = Context {
+                flow,
+                id: owner,
+                scratch: &mut self.scratch,
+            };
+            if self.dissectors[owner as usize].dissect(pkt, &mut ctx) != Verdict::Pending {
+                flow.end();
+            }
+        } else {
+            for (i, d) in self.dissectors.iter().enumerate() {
+                if flow.rejected & (1u128 << i) != 0 || !d.transports().accepts(pkt.protocol) {
+                    continue;
+                }
+                let mut ctx = Context {
+                    flow,
+                    id: i as u8,
+                    scratch: &mut self.scratch,
+                };
+                let verdict = d.dissect(pkt, &mut ctx);
+                let identified = flow.owner == Some(i as u8);
+                match verdict {
+                    Verdict::Pending if identified => break,
+                    Verdict::Pending => {}
+                    Verdict::Done if identified => {
+                        flow.end();
+                        break;
+                    }
+                    Verdict::Done | Verdict::Reject => {
+                        if flow.owner == Some(i as u8) {
+                            flow.owner = None;
+                        }
+                        flow.rejected |= 1u128 << i;
+                        flow.states.retain(|(id, _)| *id != i as u8);
+                    }
+                }
+            }
+            let all = if self.dissectors.len() == 128 {
+                u128::MAX
+            } else {
+                (1u128 << self.dissectors.len()) - 1
+            };
+            if flow.owner.is_none() && flow.rejected & all == all {
+                flow.end();
+            }
+        }
+        if pkt.index + 1 >= self.cfg.n_dissections {
+            flow.end();
+        }
+        flow.done
+    }
+
+    /// Ends dissection of a flow that reached `--n-dissections` packets (or had no payload
+    /// in them): frees its dissector states, keeps the result.
+    pub fn stop(&mut self, flow: &mut FlowDpi) {
+        flow.end();
+    }
+
+    /// The exported fields of a flow that ends: `flow` is its DPI state if it had one.
+    /// `flow` goes back to the pool.
+    pub fn finish(&mut self, flow: Option<Box<FlowDpi>>, id: &FlowIdentity) -> DpiFields {
+        let fields = match &flow {
+            Some(f) => self.cfg.apps.classify(Some(&f.result), id),
+            None => self.cfg.apps.classify(None, id),
+        };
+        if let Some(mut f) = flow
+            && self.pool.len() < POOL_MAX
+        {
+            f.reset();
+            self.pool.push(f);
+        }
+        fields
+    }
+}
+
+/// What classification knows of a flow besides its DPI result: addresses, ports, protocol, in
+/// the flow's orientation (`src` = initiator).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FlowIdentity {
+    /// IP protocol.
+    pub protocol: u8,
+    /// 4 or 6.
+    pub ip_version: u8,
+    /// Initiator's address.
+    pub src_ip: [u8; 16],
+    /// Responder's address.
+    pub dst_ip: [u8; 16],
+    /// Initiator's port.
+    pub src_port: u16,
+    /// Responder's port.
+    pub dst_port: u16,
+}
 
 /// The first bytes of one direction of a flow, gathered across segments up to a fixed cap
 /// (allocated once by [`CappedBuffer::new`]): what a parser that needs a whole message head
