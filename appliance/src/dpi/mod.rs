@@ -604,4 +604,6 @@ pub mod dns;
 pub mod http;
 pub mod quic;
 pub mod ssh;
+#[cfg(test)]
+pub mod testing;
 pub mod tls;

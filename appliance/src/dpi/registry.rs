@@ -6,17 +6,25 @@ use super::Dissector;
 /// Every built-in dissector.
 pub fn builtin() -> Vec<Box<dyn Dissector>> {
     let mut v: Vec<Box<dyn Dissector>> = Vec::new();
+    v.extend(service_protocols());
+    v.extend(lan_and_voip_protocols());
     v.extend(main_protocols());
-    v.extend(other_protocols());
     v
 }
 
-/// TLS, QUIC, HTTP, DNS (+ mDNS, LLMNR), SSH: the protocols that carry most flows.
+/// TLS, QUIC, HTTP (+ SSDP), DNS (+ mDNS, LLMNR), SSH: the protocols that carry most flows.
 fn main_protocols() -> Vec<Box<dyn Dissector>> {
     vec![]
 }
 
-/// The rest (mail, file sharing, VoIP, VPN, LAN discovery, ...).
-fn other_protocols() -> Vec<Box<dyn Dissector>> {
+/// TCP services: mail (SMTP, IMAP, POP3 and their STARTTLS), SMB, RDP, BitTorrent, Kerberos,
+/// LDAP, FTP, ...
+fn service_protocols() -> Vec<Box<dyn Dissector>> {
+    vec![]
+}
+
+/// LAN discovery, VoIP and VPN over UDP: DHCP, NTP, NetBIOS, STUN/TURN, SIP/RTP, WireGuard,
+/// OpenVPN, DNScrypt, ...
+fn lan_and_voip_protocols() -> Vec<Box<dyn Dissector>> {
     vec![]
 }
