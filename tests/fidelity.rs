@@ -108,6 +108,7 @@ pub fn nfstream_config(workers: usize) -> PipelineConfig {
         },
         decoder: DecoderConfig::default(),
         export: appliance::export::stage::StageConfig::default(),
+        extras: appliance::flow::ShardExtras::default(),
     }
 }
 

@@ -163,6 +163,7 @@ fn config(workers: usize) -> PipelineConfig {
         },
         decoder: DecoderConfig::default(),
         export: appliance::export::stage::StageConfig::default(),
+        extras: appliance::flow::ShardExtras::default(),
     }
 }
 

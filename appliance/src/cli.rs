@@ -323,6 +323,18 @@ pub struct FlowArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub splt: usize,
 
+    /// Run DPI on the first N packets of each flow: application_name (nDPI's `TLS.YouTube`
+    /// form), application_category_name, requested_server_name, TLS/QUIC/SSH fingerprints,
+    /// HTTP user agent... (nfstream's n_dissections). 0 = off: no DPI fields, no payload copy.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub n_dissections: u32,
+
+    /// Add application names from FILE (the format of the shipped table, see
+    /// appliance/data/apps.toml): server-name patterns, address ranges, port guesses. Its
+    /// entries extend and override the shipped ones.
+    #[arg(long, value_name = "FILE")]
+    pub dpi_apps: Option<std::path::PathBuf>,
+
     /// What a packet's bytes count.
     #[arg(long, value_name = "MODE", default_value = "link")]
     pub accounting: AccountingArg,
@@ -734,6 +746,25 @@ impl FlowArgs {
         if self.max_fragments == 0 {
             return Err(invalid("--max-fragments", "must be at least 1".into()));
         }
+        if self.n_dissections > 255 {
+            return Err(invalid(
+                "--n-dissections",
+                format!("{} is too many; use 0 (off) to 255", self.n_dissections),
+            ));
+        }
+        let dpi = if self.n_dissections == 0 {
+            None
+        } else {
+            let mut apps = crate::dpi::apps::AppTable::builtin();
+            if let Some(path) = &self.dpi_apps {
+                apps.extend_from_file(path)
+                    .map_err(|e| invalid("--dpi-apps", e))?;
+            }
+            Some(crate::dpi::DpiConfig {
+                n_dissections: self.n_dissections,
+                apps: std::sync::Arc::new(apps),
+            })
+        };
         Ok(PipelineConfig {
             workers,
             flow: FlowConfig {
@@ -758,6 +789,10 @@ impl FlowArgs {
                 join_fragments: self.ip_fragments == FragmentsArg::Join,
             },
             export: crate::export::stage::StageConfig::default(),
+            extras: crate::flow::ShardExtras {
+                dpi,
+                plugins: Vec::new(),
+            },
         })
     }
 }

@@ -366,6 +366,7 @@ fn live_config(args: &RunArgs) -> Result<LiveConfig, Error> {
         flow: p.flow,
         decoder: p.decoder,
         export,
+        extras: p.extras,
     })
 }
 

@@ -522,6 +522,11 @@ impl Dpi {
         flow.end();
     }
 
+    /// The exported fields of a running flow (lifecycle events), as they stand.
+    pub fn peek(&self, flow: Option<&FlowDpi>, id: &FlowIdentity) -> DpiFields {
+        self.cfg.apps.classify(flow.map(|f| &f.result), id)
+    }
+
     /// The exported fields of a flow that ends: `flow` is its DPI state if it had one.
     /// `flow` goes back to the pool.
     pub fn finish(&mut self, flow: Option<Box<FlowDpi>>, id: &FlowIdentity) -> DpiFields {

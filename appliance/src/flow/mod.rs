@@ -3,11 +3,15 @@
 //! (`pipeline`) or encode records (`export`).
 
 pub mod key;
+pub mod plugin;
 pub mod record;
 pub mod shard;
 pub mod stats;
 
 pub use self::key::{FlowKey, KeyHasher, Side};
 pub use self::record::{DirCounters, EndReason, FlowRecord, RecordKind, Splt};
-pub use self::shard::{Accounting, EventConfig, FlowConfig, FlowPacket, Shard, ShardCounters};
+pub use self::plugin::{FlowPlugin, FlowView, PluginAction, PluginFactory, PluginPacket, Udps};
+pub use self::shard::{
+    Accounting, EventConfig, FlowConfig, FlowPacket, Payloads, Shard, ShardCounters, ShardExtras,
+};
 pub use self::stats::FlowStats;

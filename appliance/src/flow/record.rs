@@ -3,7 +3,9 @@
 //! A record is plain data: sinks in `export/` turn it into bytes. Optional parts (`--stats`,
 //! `--splt`) are boxed so a record without them stays small on the export queues.
 
+use super::plugin::Udps;
 use super::stats::FlowStats;
+use crate::dpi::DpiFields;
 
 /// Why a flow left the table. Exported as `end_reason` and as nfstream's `expiration_id`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -20,11 +22,13 @@ pub enum EndReason {
     /// End of input, or the appliance stopped (the default of a blank record).
     #[default]
     Shutdown,
+    /// A flow plugin ended it (`PluginAction::EndFlow`).
+    Plugin,
 }
 
 impl EndReason {
     /// Number of variants (counter arrays).
-    pub const COUNT: usize = 5;
+    pub const COUNT: usize = 6;
     /// Every variant in counter order.
     pub const ALL: [EndReason; EndReason::COUNT] = [
         EndReason::Idle,
@@ -32,6 +36,7 @@ impl EndReason {
         EndReason::End,
         EndReason::Evicted,
         EndReason::Shutdown,
+        EndReason::Plugin,
     ];
 
     /// The `end_reason` string.
@@ -42,6 +47,7 @@ impl EndReason {
             EndReason::End => "end",
             EndReason::Evicted => "evicted",
             EndReason::Shutdown => "shutdown",
+            EndReason::Plugin => "plugin",
         }
     }
 
@@ -154,6 +160,10 @@ pub struct FlowRecord {
     pub splt: Option<Box<Splt>>,
     /// End of the flow, or a lifecycle event (see [`RecordKind`]).
     pub kind: RecordKind,
+    /// Application, category and L7 metadata (`--n-dissections` > 0).
+    pub dpi: Option<Box<DpiFields>>,
+    /// Flow plugins' values (`udps`), when plugins run.
+    pub udps: Option<Box<Udps>>,
 }
 
 impl FlowRecord {
@@ -200,7 +210,7 @@ mod tests {
     #[test]
     fn expiration_ids_follow_nfstream() {
         let ids: Vec<i8> = EndReason::ALL.iter().map(|r| r.expiration_id()).collect();
-        assert_eq!(ids, [0, 1, -1, -1, -1]);
+        assert_eq!(ids, [0, 1, -1, -1, -1, -1]);
     }
 
     #[test]

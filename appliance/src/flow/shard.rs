@@ -30,8 +30,10 @@
 use hashbrown::HashTable;
 
 use super::key::{FlowKey, KeyHasher, Side};
+use super::plugin::{FlowPlugin, FlowView, PluginAction, PluginFactory, PluginPacket, Udps};
 use super::record::{DirCounters, EndReason, FlowRecord, RecordKind, Splt};
 use super::stats::FlowStats;
+use crate::dpi::{Dpi, DpiConfig, FlowDpi, FlowIdentity, Packet};
 use crate::packet::Decoded;
 
 const NIL: u32 = u32::MAX;
@@ -154,6 +156,86 @@ impl FlowPacket {
     }
 }
 
+/// What a shard runs besides the flow table: DPI on the first packets of each flow, and flow
+/// plugins on every packet. The default runs neither.
+#[derive(Clone, Default)]
+pub struct ShardExtras {
+    /// DPI settings; `None` (or `n_dissections` 0) turns DPI off.
+    pub dpi: Option<DpiConfig>,
+    /// One instance of each is made per shard.
+    pub plugins: Vec<PluginFactory>,
+}
+
+impl std::fmt::Debug for ShardExtras {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShardExtras")
+            .field("dpi", &self.dpi)
+            .field("plugins", &self.plugins.len())
+            .finish()
+    }
+}
+
+impl ShardExtras {
+    /// True when packets need their payload (DPI on).
+    pub fn wants_payload(&self) -> bool {
+        self.dpi.as_ref().is_some_and(|d| d.n_dissections > 0)
+    }
+}
+
+/// The payloads of a batch of packets, for DPI and plugins: one arena, one span per packet
+/// (empty for packets without payload, or when nobody needs it). Reused batch after batch.
+#[derive(Clone, Debug, Default)]
+pub struct Payloads {
+    bytes: Vec<u8>,
+    spans: Vec<(u32, u32)>,
+}
+
+impl Payloads {
+    /// Most bytes kept of one packet's payload: a jumbo or TSO segment is cut here (DPI
+    /// reassembly caps are smaller anyway).
+    pub const MAX_PER_PACKET: usize = 16 * 1024;
+
+    /// Empties it, keeping the capacity.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.spans.clear();
+    }
+
+    /// Appends the next packet's payload (cut at [`Payloads::MAX_PER_PACKET`]).
+    #[inline]
+    pub fn push(&mut self, data: &[u8]) {
+        let data = &data[..data.len().min(Self::MAX_PER_PACKET)];
+        let start = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(data);
+        self.spans.push((start, data.len() as u32));
+    }
+
+    /// Appends an empty payload for the next packet.
+    #[inline]
+    pub fn push_empty(&mut self) {
+        self.spans.push((0, 0));
+    }
+
+    /// Packet `i`'s payload (empty when there is none).
+    #[inline]
+    pub fn get(&self, i: usize) -> &[u8] {
+        match self.spans.get(i) {
+            Some(&(start, len)) => &self.bytes[start as usize..(start + len) as usize],
+            None => &[],
+        }
+    }
+
+    /// Spans held.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// True when no span is held.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+}
+
 /// Plain counters of one shard; the owner publishes them once per batch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ShardCounters {
@@ -218,7 +300,9 @@ struct Entry {
     bytes: [u64; 2],
     /// OR of the TCP flags seen per direction.
     tcp_flags: [u8; 2],
-    _line1_end: [u8; 6],
+    /// DPI is over for this flow (or off).
+    dpi_done: bool,
+    _line1_end: [u8; 5],
     // Line 2. The age list is touched only when a flow starts or ends.
     age: Links,
     first_seen_ms: [u64; 2],
@@ -288,6 +372,22 @@ pub struct Shard {
     counters: ShardCounters,
     /// The latest expiry clock seen (packets and `advance`), ms.
     clock_ms: u64,
+    /// DPI engine (`ShardExtras::dpi`).
+    dpi: Option<Dpi>,
+    /// Per slot: the flow's DPI state, once it carried payload.
+    dpi_flows: Vec<Option<Box<FlowDpi>>>,
+    /// Flow plugins (`ShardExtras::plugins`).
+    plugins: Plugins,
+    /// Per slot: the plugins' values (only with plugins).
+    udps: Vec<Udps>,
+}
+
+struct Plugins(Vec<Box<dyn FlowPlugin>>);
+
+impl std::fmt::Debug for Plugins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} plugins", self.0.len())
+    }
 }
 
 /// Most flows one [`Shard::advance`] ends.
@@ -298,7 +398,22 @@ impl Shard {
     /// reserved up front (address space only: pages are touched as flows arrive); the index
     /// starts small and doubles as flows arrive.
     pub fn new(cfg: FlowConfig, worker: usize, workers: usize) -> Self {
+        Self::with_extras(cfg, worker, workers, &ShardExtras::default())
+    }
+
+    /// [`Shard::new`] with DPI and plugins.
+    pub fn with_extras(
+        cfg: FlowConfig,
+        worker: usize,
+        workers: usize,
+        extras: &ShardExtras,
+    ) -> Self {
         let cap = cfg.max_flows.max(1);
+        let dpi = extras
+            .dpi
+            .as_ref()
+            .filter(|d| d.n_dissections > 0)
+            .map(|d| Dpi::new(d.clone()));
         Shard {
             cfg: FlowConfig {
                 max_flows: cap,
@@ -319,7 +434,21 @@ impl Shard {
             workers: workers.max(1) as u64,
             counters: ShardCounters::default(),
             clock_ms: 0,
+            dpi,
+            dpi_flows: Vec::new(),
+            plugins: Plugins(extras.plugins.iter().map(|f| f()).collect()),
+            udps: Vec::new(),
         }
+    }
+
+    /// True when packets should come with their payload ([`Shard::process_batch_with`]).
+    pub fn wants_payload(&self) -> bool {
+        self.dpi.is_some()
+    }
+
+    /// The DPI engine's counters, when DPI is on.
+    pub fn dpi_counters(&self) -> Option<crate::dpi::DpiCounters> {
+        self.dpi.as_ref().map(Dpi::counters)
     }
 
     /// Flows in the table now.
@@ -335,8 +464,14 @@ impl Shard {
     /// Accounts one packet; records of flows that end because of it go to `out`.
     #[inline]
     pub fn process(&mut self, p: &FlowPacket, out: &mut Vec<FlowRecord>) {
+        self.process_with(p, &[], out);
+    }
+
+    /// [`Shard::process`] with the packet's payload, for DPI and plugins.
+    #[inline]
+    pub fn process_with(&mut self, p: &FlowPacket, payload: &[u8], out: &mut Vec<FlowRecord>) {
         let found = self.lookup(p);
-        self.process_found(p, found, out);
+        self.process_found(p, found, payload, out);
     }
 
     /// Accounts a batch of packets, in order; same result as [`Shard::process`] on each.
@@ -346,6 +481,16 @@ impl Shard {
     /// slot is used only if it still holds that flow when its packet's turn comes (an earlier
     /// packet of the batch may have ended or created it).
     pub fn process_batch(&mut self, pkts: &[FlowPacket], out: &mut Vec<FlowRecord>) {
+        self.process_batch_with(pkts, &Payloads::default(), out);
+    }
+
+    /// [`Shard::process_batch`] with the packets' payloads (`payloads.get(i)` is `pkts[i]`'s).
+    pub fn process_batch_with(
+        &mut self,
+        pkts: &[FlowPacket],
+        payloads: &Payloads,
+        out: &mut Vec<FlowRecord>,
+    ) {
         let mut hints = std::mem::take(&mut self.hints);
         hints.clear();
         hints.extend(pkts.iter().map(|p| match self.lookup(p) {
@@ -355,13 +500,13 @@ impl Shard {
             }
             None => NIL,
         }));
-        for (p, &hint) in pkts.iter().zip(&hints) {
+        for (i, (p, &hint)) in pkts.iter().zip(&hints).enumerate() {
             let valid = hint != NIL && {
                 let e = &self.entries[hint as usize];
                 e.live && e.key == p.key
             };
             let found = if valid { Some(hint) } else { self.lookup(p) };
-            self.process_found(p, found, out);
+            self.process_found(p, found, payloads.get(i), out);
         }
         self.hints = hints;
     }
@@ -391,7 +536,13 @@ impl Shard {
     }
 
     #[inline]
-    fn process_found(&mut self, p: &FlowPacket, found: Option<u32>, out: &mut Vec<FlowRecord>) {
+    fn process_found(
+        &mut self,
+        p: &FlowPacket,
+        found: Option<u32>,
+        payload: &[u8],
+        out: &mut Vec<FlowRecord>,
+    ) {
         let ts_ms = p.ts_ns / 1_000_000;
         let clock_ms = p.clock_ns / 1_000_000;
         self.counters.packets += 1;
@@ -419,6 +570,12 @@ impl Shard {
         let dir = self.account(idx, p, ts_ms);
         if let Some(ev) = self.cfg.events {
             self.maybe_event(idx, &ev, p.decoded.tuple.protocol, clock_ms, out);
+        }
+        if (!self.entries[idx as usize].dpi_done || !self.plugins.0.is_empty())
+            && self.inspect(idx, dir, p, payload)
+        {
+            self.end(idx, EndReason::Plugin, out);
+            return;
         }
         if self.cfg.tcp_end && p.decoded.tuple.protocol == 6 {
             let flags = p.decoded.tcp_flags;
@@ -519,7 +676,8 @@ impl Shard {
             packets: [0; 2],
             bytes: [0; 2],
             tcp_flags: [0; 2],
-            _line1_end: [0; 6],
+            dpi_done: self.dpi.is_none(),
+            _line1_end: [0; 5],
             age: none,
             first_seen_ms: [0; 2],
             id: self.next_seq * self.workers + self.worker,
@@ -550,6 +708,15 @@ impl Shard {
         if self.cfg.splt > 0 {
             let n = self.cfg.splt;
             self.splt[idx as usize * n..(idx as usize + 1) * n].fill(SPLT_PAD);
+        }
+        if self.dpi.is_some() && self.dpi_flows.len() <= idx as usize {
+            self.dpi_flows.resize_with(idx as usize + 1, || None);
+        }
+        if !self.plugins.0.is_empty() {
+            if self.udps.len() <= idx as usize {
+                self.udps.resize_with(idx as usize + 1, Udps::default);
+            }
+            self.udps[idx as usize].clear();
         }
         let (entries, hasher) = (&self.entries, &self.hasher);
         self.index
@@ -599,6 +766,96 @@ impl Shard {
         dir
     }
 
+    /// DPI and plugins on one packet of flow `idx` (already accounted). Returns true when a
+    /// plugin asks to end the flow.
+    fn inspect(&mut self, idx: u32, dir: usize, p: &FlowPacket, payload: &[u8]) -> bool {
+        let i = idx as usize;
+        let e = &self.entries[i];
+        let total = e.packets[0] + e.packets[1];
+        if !e.dpi_done
+            && let Some(dpi) = self.dpi.as_mut()
+        {
+            let index = total - 1;
+            if index >= u64::from(dpi.n_dissections()) {
+                self.entries[i].dpi_done = true;
+                if let Some(f) = self.dpi_flows[i].as_mut() {
+                    dpi.stop(f);
+                }
+            } else if !payload.is_empty() {
+                let t = e.key.tuple_from(e.src_side);
+                let pkt = Packet {
+                    payload,
+                    dir: dir as u8,
+                    protocol: t.protocol,
+                    src_port: t.src_port,
+                    dst_port: t.dst_port,
+                    tcp_flags: p.decoded.tcp_flags,
+                    index: index as u32,
+                    ip_version: t.ip_version,
+                    src_ip: t.src_ip,
+                    dst_ip: t.dst_ip,
+                };
+                let f = self.dpi_flows[i].get_or_insert_with(|| dpi.alloc());
+                if dpi.on_packet(f, &pkt) {
+                    self.entries[i].dpi_done = true;
+                }
+            }
+        }
+        if self.plugins.0.is_empty() {
+            return false;
+        }
+        let view = self.view(idx);
+        let pp = PluginPacket {
+            ts_ns: p.ts_ns,
+            wire_len: p.wire_len,
+            ip_len: p.decoded.ip_len,
+            direction: dir as u8,
+            tcp_flags: p.decoded.tcp_flags,
+            payload,
+            payload_len: p.decoded.payload_len,
+        };
+        let udps = &mut self.udps[i];
+        let mut end = false;
+        for plugin in &mut self.plugins.0 {
+            if total == 1 {
+                plugin.on_init(&pp, &view, udps);
+            } else {
+                end |= plugin.on_update(&pp, &view, udps) == PluginAction::EndFlow;
+            }
+        }
+        end
+    }
+
+    /// Flow `idx` for plugins.
+    fn view(&self, idx: u32) -> FlowView {
+        let e = &self.entries[idx as usize];
+        let t = e.key.tuple_from(e.src_side);
+        FlowView {
+            protocol: t.protocol,
+            ip_version: t.ip_version,
+            src_ip: t.src_ip,
+            dst_ip: t.dst_ip,
+            src_port: t.src_port,
+            dst_port: t.dst_port,
+            src2dst: e.counters(0),
+            dst2src: e.counters(1),
+        }
+    }
+
+    /// Flow `idx` for DPI classification.
+    fn identity(&self, idx: u32) -> FlowIdentity {
+        let e = &self.entries[idx as usize];
+        let t = e.key.tuple_from(e.src_side);
+        FlowIdentity {
+            protocol: t.protocol,
+            ip_version: t.ip_version,
+            src_ip: t.src_ip,
+            dst_ip: t.dst_ip,
+            src_port: t.src_port,
+            dst_port: t.dst_port,
+        }
+    }
+
     #[inline]
     fn size_of(&self, p: &FlowPacket) -> u64 {
         let d = &p.decoded;
@@ -627,7 +884,23 @@ impl Shard {
         self.free.push(idx);
         self.live -= 1;
         self.counters.flows_ended[reason as usize] += 1;
-        out.push(self.snapshot(idx, reason, RecordKind::End));
+        let mut record = self.snapshot(idx, reason, RecordKind::End);
+        if self.dpi.is_some() {
+            let id = self.identity(idx);
+            let state = self.dpi_flows[idx as usize].take();
+            if let Some(dpi) = self.dpi.as_mut() {
+                record.dpi = Some(Box::new(dpi.finish(state, &id)));
+            }
+        }
+        if !self.plugins.0.is_empty() {
+            let view = self.view(idx);
+            let udps = &mut self.udps[idx as usize];
+            for plugin in &mut self.plugins.0 {
+                plugin.on_expire(&view, udps);
+            }
+            record.udps = Some(Box::new(std::mem::take(udps)));
+        }
+        out.push(record);
     }
 
     /// Emits an `Insert` record for a flow's first packet, and an `Update` every N packets or
@@ -654,7 +927,15 @@ impl Shard {
             return;
         };
         self.entries[idx as usize].last_event_ms = clock_ms;
-        out.push(self.snapshot(idx, EndReason::default(), kind));
+        let mut record = self.snapshot(idx, EndReason::default(), kind);
+        if let Some(dpi) = &self.dpi {
+            let state = self.dpi_flows[idx as usize].as_deref();
+            record.dpi = Some(Box::new(dpi.peek(state, &self.identity(idx))));
+        }
+        if !self.plugins.0.is_empty() {
+            record.udps = Some(Box::new(self.udps[idx as usize].clone()));
+        }
+        out.push(record);
     }
 
     /// The record of flow `idx` as it stands.
@@ -690,6 +971,8 @@ impl Shard {
             stats,
             splt,
             kind,
+            dpi: None,
+            udps: None,
         }
     }
 

@@ -35,7 +35,9 @@ use crate::capture::{Frame, PacketSource, RingStats, wall_clock_ns};
 use crate::error::Error;
 use crate::export::ExportSink;
 use crate::export::stage::StageConfig;
-use crate::flow::{EndReason, FlowConfig, FlowPacket, FlowRecord, KeyHasher, Shard};
+use crate::flow::{
+    EndReason, FlowConfig, FlowPacket, FlowRecord, KeyHasher, Payloads, Shard, ShardExtras,
+};
 use crate::packet::{Decoder, DecoderConfig, DropReason};
 
 /// Frames taken from a ring per call.
@@ -59,7 +61,7 @@ const EXPORT_QUEUE: usize = 256;
 const RING_STATS_EVERY_NS: u64 = 1_000_000_000;
 
 /// Settings of a live run.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct LiveConfig {
     /// Flow table settings; `max_flows` is the total, split evenly over the queues.
     pub flow: FlowConfig,
@@ -67,6 +69,8 @@ pub struct LiveConfig {
     pub decoder: DecoderConfig,
     /// Sink queues, batching and full-queue policy (live: `WhenFull::DropNewest`).
     pub export: StageConfig,
+    /// DPI and flow plugins in every worker.
+    pub extras: ShardExtras,
 }
 
 /// One capture queue and the worker that serves it.
@@ -185,7 +189,7 @@ pub fn run_live(
                     .spawn_scoped(scope, move || {
                         worker_loop(
                             q,
-                            Shard::new(flow_cfg, w, n),
+                            Shard::with_extras(flow_cfg, w, n, &cfg.extras),
                             decoder,
                             &rec_tx,
                             &counters,
@@ -267,6 +271,8 @@ fn worker_loop(
     let hasher = KeyHasher::default();
     let mut decoder = Decoder::new(decoder_cfg);
     let mut pkts: Vec<FlowPacket> = Vec::with_capacity(READ_BATCH);
+    let mut payloads = Payloads::default();
+    let with_payload = shard.wants_payload();
     let mut out: Vec<FlowRecord> = Vec::with_capacity(RECORD_BATCH);
     let mut res = WorkerResult {
         report: QueueReport {
@@ -304,6 +310,11 @@ fn worker_loop(
                     r.report.decoded += 1;
                     r.truncated += u64::from(d.is_truncated);
                     pkts.push(FlowPacket::new(&hasher, d, f.ts_ns, f.wire_len).with_clock(now));
+                    if with_payload {
+                        let start = d.payload_offset as usize;
+                        let end = start + d.payload_len as usize;
+                        payloads.push(f.data.get(start..end).unwrap_or_default());
+                    }
                 }
                 Err(reason) => r.drops[reason as usize] += 1,
             }
@@ -316,8 +327,9 @@ fn worker_loop(
                 break;
             }
         };
-        shard.process_batch(&pkts, &mut out);
+        shard.process_batch_with(&pkts, &payloads, &mut out);
         pkts.clear();
+        payloads.clear();
         shard.advance(now, &mut out);
         if !out.is_empty() {
             let since = *oldest_record.get_or_insert_with(Instant::now);
@@ -517,6 +529,7 @@ mod tests {
             flow: FlowConfig::default(),
             decoder: DecoderConfig::default(),
             export: StageConfig::default(),
+            extras: crate::flow::ShardExtras::default(),
         };
         let stopper = Arc::clone(&counters);
         let mut stopped_at_frames = None;
@@ -600,6 +613,7 @@ mod tests {
             },
             decoder: DecoderConfig::default(),
             export: StageConfig::default(),
+            extras: crate::flow::ShardExtras::default(),
         };
         let seen = Arc::clone(&got);
         let stopper = Arc::clone(&counters);

@@ -34,7 +34,9 @@ use crate::error::Error;
 use crate::export::ExportSink;
 use crate::export::stage::{ExportStage, SinkCounters, SinkReport, StageConfig};
 use crate::flow::key::worker_of;
-use crate::flow::{EndReason, FlowConfig, FlowPacket, FlowRecord, KeyHasher, Shard};
+use crate::flow::{
+    EndReason, FlowConfig, FlowPacket, FlowRecord, KeyHasher, Payloads, Shard, ShardExtras,
+};
 use crate::packet::{Decoder, DecoderConfig, DropReason};
 
 pub mod live;
@@ -51,7 +53,7 @@ const RECORD_BATCH: usize = 512;
 const EXPORT_QUEUE: usize = 64;
 
 /// Settings of one offline run.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct PipelineConfig {
     /// Worker threads (≥ 1).
     pub workers: usize,
@@ -61,6 +63,8 @@ pub struct PipelineConfig {
     pub decoder: DecoderConfig,
     /// Sink queues, batching and full-queue policy (offline: `WhenFull::Block`).
     pub export: StageConfig,
+    /// DPI and flow plugins in every worker.
+    pub extras: ShardExtras,
 }
 
 /// Live counters, published once per batch by each thread.
@@ -293,6 +297,8 @@ pub struct Outcome {
 
 struct PacketBatch {
     pkts: Vec<FlowPacket>,
+    /// `pkts[i]`'s payload is `payloads.get(i)` (all empty when DPI is off).
+    payloads: Payloads,
     /// The reader's clock when the batch was sent: the latest timestamp read so far.
     now_ns: u64,
 }
@@ -354,7 +360,7 @@ pub fn run_offline(
                 std::thread::Builder::new()
                     .name(format!("xdpflow-worker-{w}"))
                     .spawn_scoped(scope, move || {
-                        let shard = Shard::new(flow_cfg, w, n);
+                        let shard = Shard::with_extras(flow_cfg, w, n, &cfg.extras);
                         worker_loop(shard, &rx, &ret_tx, &rec_tx, &counters, &queue)
                     }),
             );
@@ -472,8 +478,10 @@ fn read_loop(
     let mut decoder = Decoder::new(cfg.decoder);
     let new_batch = || PacketBatch {
         pkts: Vec::with_capacity(PACKET_BATCH),
+        payloads: Payloads::default(),
         now_ns: 0,
     };
+    let with_payload = cfg.extras.wants_payload();
     let mut pending: Vec<PacketBatch> = (0..n).map(|_| new_batch()).collect();
     let mut now_ns = 0u64;
     let mut last_progress = Instant::now();
@@ -498,6 +506,11 @@ fn read_loop(
                     let p = FlowPacket::new(&hasher, d, f.ts_ns, f.wire_len).with_clock(now_ns);
                     let w = worker_of(p.hash, n);
                     pending[w].pkts.push(p);
+                    if with_payload {
+                        let start = d.payload_offset as usize;
+                        let end = start + d.payload_len as usize;
+                        pending[w].payloads.push(f.data.get(start..end).unwrap_or_default());
+                    }
                     if pending[w].pkts.len() == PACKET_BATCH {
                         full.push(w);
                     }
@@ -571,9 +584,10 @@ fn worker_loop(
         if downstream_gone {
             continue; // drain the queue so the reader is never stuck on us
         }
-        shard.process_batch(&batch.pkts, &mut out);
+        shard.process_batch_with(&batch.pkts, &batch.payloads, &mut out);
         shard.advance(batch.now_ns, &mut out);
         batch.pkts.clear();
+        batch.payloads.clear();
         let _ = ret_tx.try_send(batch);
         if out.len() >= RECORD_BATCH {
             let full = std::mem::replace(&mut out, Vec::with_capacity(RECORD_BATCH));
@@ -670,6 +684,7 @@ mod tests {
             flow: FlowConfig::default(),
             decoder: DecoderConfig::default(),
             export: StageConfig::default(),
+            extras: ShardExtras::default(),
         };
         let mut src = MemSource::new(frames);
         let sinks: Vec<Box<dyn ExportSink>> = vec![Box::new(Collect(Arc::clone(&got)))];
@@ -745,6 +760,7 @@ mod tests {
             flow: FlowConfig::default(),
             decoder: DecoderConfig::default(),
             export: StageConfig::default(),
+            extras: ShardExtras::default(),
         };
         let counters = Arc::new(Counters::default());
         let sinks: Vec<Box<dyn ExportSink>> = vec![Box::new(Collect(Arc::default()))];
@@ -809,6 +825,7 @@ mod tests {
             },
             decoder: DecoderConfig::default(),
             export: StageConfig::default(),
+            extras: ShardExtras::default(),
         };
         let mut src = MemSource::new(frames);
         let out = run_offline(

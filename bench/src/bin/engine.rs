@@ -618,6 +618,7 @@ fn file_pipeline_config() -> PipelineConfig {
         },
         decoder: DecoderConfig::default(),
         export: appliance::export::stage::StageConfig::default(),
+        extras: appliance::flow::ShardExtras::default(),
     }
 }
 

@@ -385,6 +385,7 @@ fn pcap_mode(o: &Opts, redis: Option<&Redis>) {
         },
         decoder: DecoderConfig::default(),
         export: appliance::export::stage::StageConfig::default(),
+        extras: appliance::flow::ShardExtras::default(),
     };
     let every16 = Some(EventConfig {
         every_packets: [16, 16, 16],

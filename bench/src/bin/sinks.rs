@@ -63,6 +63,8 @@ fn records(n: usize) -> Vec<FlowRecord> {
                 stats: None,
                 splt: None,
                 kind: appliance::flow::RecordKind::End,
+                dpi: None,
+                udps: None,
             }
         })
         .collect()

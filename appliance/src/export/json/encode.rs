@@ -84,7 +84,79 @@ pub fn encode(r: &FlowRecord, buf: &mut Vec<u8>) {
         put(buf, b",\"splt_piat_ms\":");
         put_array(buf, s.piat_ms.iter().copied());
     }
+    if let Some(d) = &r.dpi {
+        put(buf, b",\"application_name\":");
+        put_str(buf, &d.application_name);
+        put(buf, b",\"application_category_name\":");
+        put_str(buf, &d.application_category_name);
+        put(buf, b",\"application_is_guessed\":");
+        put_u64(buf, u64::from(d.application_is_guessed));
+        put(buf, b",\"application_confidence\":");
+        put_u64(buf, d.application_confidence as u64);
+        put(buf, b",\"requested_server_name\":");
+        put_str(buf, &d.requested_server_name);
+        put(buf, b",\"client_fingerprint\":");
+        put_str(buf, &d.client_fingerprint);
+        put(buf, b",\"server_fingerprint\":");
+        put_str(buf, &d.server_fingerprint);
+        put(buf, b",\"user_agent\":");
+        put_str(buf, &d.user_agent);
+        put(buf, b",\"content_type\":");
+        put_str(buf, &d.content_type);
+        for (name, value) in &d.meta {
+            put(buf, b",");
+            put_str(buf, name);
+            put(buf, b":");
+            put_value(buf, value);
+        }
+    }
+    if let Some(u) = &r.udps {
+        put(buf, b",\"udps\":{");
+        for (i, (name, value)) in u.iter().enumerate() {
+            if i > 0 {
+                put(buf, b",");
+            }
+            put_str(buf, name);
+            put(buf, b":");
+            put_value(buf, value);
+        }
+        put(buf, b"}");
+    }
     put(buf, b"}\n");
+}
+
+/// A JSON string: quotes, backslashes and control characters escaped.
+fn put_str(buf: &mut Vec<u8>, s: &str) {
+    buf.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f | 0x7f => b"",
+            _ => continue,
+        };
+        buf.extend_from_slice(&bytes[start..i]);
+        if esc.is_empty() {
+            let _ = write!(buf, "\\u{b:04x}");
+        } else {
+            buf.extend_from_slice(esc);
+        }
+        start = i + 1;
+    }
+    buf.extend_from_slice(&bytes[start..]);
+    buf.push(b'"');
+}
+
+fn put_value(buf: &mut Vec<u8>, v: &crate::dpi::Value) {
+    match v {
+        crate::dpi::Value::Str(s) => put_str(buf, s),
+        crate::dpi::Value::Int(i) => put_i64(buf, *i),
+    }
 }
 
 /// Per direction, in [`crate::flow::stats::PREFIXES`] order: `{dir}_{first_seen_ms, ...}`.
@@ -289,6 +361,8 @@ pub(super) mod tests {
             },
             stats: None,
             splt: None,
+            dpi: None,
+            udps: None,
             kind: crate::flow::RecordKind::End,
         }
     }
@@ -319,6 +393,36 @@ pub(super) mod tests {
         assert_eq!(v["dst2src_packets"], 1);
         assert!(v.get("bidirectional_mean_ps").is_none());
         assert!(v.get("splt_ps").is_none());
+    }
+
+    #[test]
+    fn encodes_dpi_fields_and_udps_escaped() {
+        let mut r = record();
+        r.dpi = Some(Box::new(crate::dpi::DpiFields {
+            application_name: "TLS.YouTube".into(),
+            application_category_name: "Media".into(),
+            application_is_guessed: false,
+            application_confidence: crate::dpi::Confidence::Dpi,
+            requested_server_name: "a\"b\\c\n\u{1}.example".into(),
+            user_agent: "curl/8".into(),
+            meta: vec![("tls_ja3", "abc".into()), ("dns_answers", 3i64.into())],
+            ..Default::default()
+        }));
+        let mut u = crate::flow::Udps::default();
+        u.set("big_packets", 2i64);
+        u.set("label", "small");
+        r.udps = Some(Box::new(u));
+        let v = parse(&r);
+        assert_eq!(v["application_name"], "TLS.YouTube");
+        assert_eq!(v["application_confidence"], 6);
+        assert_eq!(v["application_is_guessed"], 0);
+        assert_eq!(v["requested_server_name"], "a\"b\\c\n\u{1}.example");
+        assert_eq!(v["user_agent"], "curl/8");
+        assert_eq!(v["content_type"], "");
+        assert_eq!(v["tls_ja3"], "abc");
+        assert_eq!(v["dns_answers"], 3);
+        assert_eq!(v["udps"]["big_packets"], 2);
+        assert_eq!(v["udps"]["label"], "small");
     }
 
     #[test]

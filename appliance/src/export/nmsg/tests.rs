@@ -60,6 +60,8 @@ fn spec_record() -> FlowRecord {
         stats: None,
         splt: None,
         kind: crate::flow::RecordKind::End,
+        dpi: None,
+        udps: None,
     }
 }
 

@@ -255,6 +255,8 @@ pub(super) mod tests {
                 piat_ms: vec![0, 10, 10, -1],
             })),
             kind: crate::flow::RecordKind::End,
+            dpi: None,
+            udps: None,
         }
     }
 
