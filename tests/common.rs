@@ -14,24 +14,35 @@ use appliance::pipeline::{Counters, Outcome, PipelineConfig, run_offline};
 /// but not when only this crate's tests run).
 pub fn xdpflow() -> PathBuf {
     static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test binary path");
-        let dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target/<profile>/deps");
-        let mut build = std::process::Command::new(env!("CARGO"));
-        build.args(["build", "-q", "-p", "appliance", "--bin", "xdpflow"]);
-        if dir.file_name() == Some("release".as_ref()) {
-            build.arg("--release");
-        }
-        assert!(
-            build.status().expect("cargo runs").success(),
-            "building xdpflow failed"
-        );
-        dir.join("xdpflow")
-    })
-    .clone()
+    BIN.get_or_init(|| build(&["--bin", "xdpflow"]).join("xdpflow"))
+        .clone()
+}
+
+/// The plugin examples of `appliance/examples/`, built once per test run; returns the path of
+/// example `name`.
+pub fn example(name: &str) -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| build(&["--examples"]).join("examples"))
+        .join(name)
+}
+
+/// `cargo build -p appliance ARGS` in the tests' profile; returns `target/<profile>`.
+fn build(args: &[&str]) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps");
+    let mut cmd = std::process::Command::new(env!("CARGO"));
+    cmd.args(["build", "-q", "-p", "appliance"]).args(args);
+    if dir.file_name() == Some("release".as_ref()) {
+        cmd.arg("--release");
+    }
+    assert!(
+        cmd.status().expect("cargo runs").success(),
+        "cargo build -p appliance {args:?} failed"
+    );
+    dir.to_path_buf()
 }
 
 /// `../shared/pcaps/public` next to the repository, if present.

@@ -11,6 +11,7 @@ mod json;
 mod live;
 mod metrics;
 mod nmsg;
+mod plugins;
 mod redis;
 mod robustness;
 mod service;

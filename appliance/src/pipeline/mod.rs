@@ -67,6 +67,41 @@ pub struct PipelineConfig {
     pub extras: ShardExtras,
 }
 
+impl Default for PipelineConfig {
+    /// `xdpflow pcap`'s defaults: one worker, DPI on the first 20 packets, no plugins.
+    fn default() -> Self {
+        PipelineConfig {
+            workers: 1,
+            flow: FlowConfig::default(),
+            decoder: DecoderConfig::default(),
+            export: StageConfig::default(),
+            extras: ShardExtras {
+                dpi: Some(crate::dpi::DpiConfig::default()),
+                plugins: Vec::new(),
+            },
+        }
+    }
+}
+
+/// Runs capture files (pcap or pcapng) through the pipeline into `sinks`: `xdpflow pcap` as a
+/// library call, for programs that add their own flow plugins (`appliance/examples/`).
+pub fn run_files(
+    files: &[std::path::PathBuf],
+    cfg: &PipelineConfig,
+    sinks: Vec<Box<dyn ExportSink>>,
+) -> Outcome {
+    let mut source = match crate::capture::pcap::PcapSource::open(files) {
+        Ok(s) => s,
+        Err(e) => {
+            return Outcome {
+                summary: Summary::default(),
+                error: Some(e),
+            };
+        }
+    };
+    run_offline(&mut source, cfg, sinks, &Arc::new(Counters::default()), None)
+}
+
 /// Live counters, published once per batch by each thread.
 #[derive(Debug, Default)]
 pub struct Counters {
