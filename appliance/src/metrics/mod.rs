@@ -14,8 +14,8 @@
 //!
 //! Families whose subject does not exist in a run are absent rather than zero: no XDP
 //! counters in pcap mode or with AF_PACKET, no ring statistics for a source without a ring,
-//! no queue series before the run registers its queues. The DPI family
-//! ([`names::DPI_CLASSIFICATIONS`]) is registered but has no publisher until DPI lands.
+//! no queue series before the run registers its queues, no DPI category before a classified
+//! flow is exported.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -169,7 +169,8 @@ pub const FAMILIES: &[Family] = &[
         names::DPI_CLASSIFICATIONS,
         Kind::Counter,
         &["category"],
-        "Flows classified by DPI, by application category (published once DPI lands).",
+        "Ended flows classified by DPI (--n-dissections > 0), by application category (nDPI's \
+         names; Unspecified when unknown).",
     ),
     family(
         names::SINK_RECORDS,
@@ -347,6 +348,18 @@ pub fn render(c: &Counters) -> Vec<MetricFamily> {
         );
     }
     s.atomic(names::EXPORT_RECORDS_DROPPED, &[], &c.records_dropped);
+    for (category, n) in c
+        .dpi_categories
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+    {
+        s.add(
+            names::DPI_CLASSIFICATIONS,
+            &[("category", category.as_str())],
+            *n as f64,
+        );
+    }
 
     let sinks = c.sinks();
     let sink_names = unique_labels(sinks.iter().map(|(n, _)| *n));
@@ -540,10 +553,7 @@ mod tests {
         );
         assert_eq!(t.matches("xdpflow_xdp_packets_total{").count(), 5);
         // Each family once, with HELP and TYPE.
-        for f in FAMILIES
-            .iter()
-            .filter(|f| f.name != names::DPI_CLASSIFICATIONS)
-        {
+        for f in FAMILIES.iter().filter(|f| f.name != names::DPI_CLASSIFICATIONS) {
             assert_eq!(
                 t.matches(&format!("# TYPE {} ", f.name)).count(),
                 1,

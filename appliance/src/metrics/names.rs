@@ -53,10 +53,8 @@ pub const FLOWS_EVICTED: &str = "xdpflow_flows_evicted_total";
 /// Records a live worker dropped because the exporter's queue was full.
 pub const EXPORT_RECORDS_DROPPED: &str = "xdpflow_export_records_dropped_total";
 
-/// `category` label. Flows classified by DPI, by application category.
-///
-/// Registered ahead of DPI (its own issue): nothing publishes it yet, so a scrape holds no
-/// series of it and the dashboard's DPI panel stays empty until DPI lands.
+/// `category` label. Ended flows classified by DPI, by application category (nDPI's category
+/// names, `Unspecified` for unknown flows), counted by the exporter.
 pub const DPI_CLASSIFICATIONS: &str = "xdpflow_dpi_classifications_total";
 
 /// `sink` label. Records handed to a sink.
@@ -104,8 +102,8 @@ pub const ALL: &[&str] = &[
     SINK_QUEUE_DEPTH,
 ];
 
-/// Names that are registered but have no publisher yet, with what they wait for.
-pub const PENDING: &[(&str, &str)] = &[(DPI_CLASSIFICATIONS, "DPI")];
+/// Names that are registered but have no publisher yet, with what they wait for (none now).
+pub const PENDING: &[(&str, &str)] = &[];
 
 /// Every label name a metric of ours may carry.
 pub const LABELS: &[&str] = &["queue", "reason", "action", "sink", "category", "version"];

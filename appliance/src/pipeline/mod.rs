@@ -122,6 +122,9 @@ pub struct Counters {
     /// Raised when the run must end: a downstream stage failed (upstream stages stop), or, in
     /// a live run, SIGINT/SIGTERM (shared with the signal handler, hence the `Arc`).
     pub stop: Arc<AtomicBool>,
+    /// Ended flows by DPI application category (`xdpflow_dpi_classifications_total`),
+    /// published by the exporter once per record batch.
+    pub dpi_categories: Mutex<Vec<(String, u64)>>,
     /// Raised (by a SIGHUP handler) to make every sink reopen its output files.
     pub reopen: Arc<AtomicBool>,
     /// Frames dropped by the decoder, by `DropReason as usize` (offline the reader publishes
@@ -658,8 +661,32 @@ fn export_loop(
     counters: &Counters,
 ) -> (Vec<SinkReport>, Result<u64, Error>) {
     let mut records = 0u64;
+    let mut categories: Vec<(String, u64)> = Vec::new();
     for batch in rx.iter() {
         records += batch.len() as u64;
+        let before = categories.len();
+        let mut changed = false;
+        for d in batch.iter().filter_map(|r| r.dpi.as_deref()) {
+            let c = d.application_category_name.as_str();
+            match categories.iter_mut().find(|(n, _)| n == c) {
+                Some(slot) => slot.1 += 1,
+                None => categories.push((c.to_string(), 1)),
+            }
+            changed = true;
+        }
+        if changed {
+            let mut published = counters
+                .dpi_categories
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if before != categories.len() || published.len() != categories.len() {
+                published.clone_from(&categories);
+            } else {
+                for (p, c) in published.iter_mut().zip(&categories) {
+                    p.1 = c.1;
+                }
+            }
+        }
         stage.send(batch);
         counters.records_exported.store(records, Ordering::Relaxed);
         if stage.failed() {
