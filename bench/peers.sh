@@ -11,10 +11,12 @@
 #   COPIES    passes of the public set in the capture (default 10 -> big10.pcap, 515,880 pkts)
 #   XDPFLOW   the binary (default: target/release/xdpflow of this workspace, built if missing)
 #   NO_INSTALL=1  do not apt-get / pip install missing peers (skip them instead)
+#   ONLY      regex: time only the tools whose name matches (e.g. 'xdpflow|ndpiReader')
 #
 # Measures, each RUNS times with hyperfine (the first, untimed pass of every tool warms the
 # page cache and collects flow counts):
-#   xdpflow pcap big10.pcap --workers 1 --tcp-end off --json /dev/null -q --progress never
+#   xdpflow pcap big10.pcap --workers 1 --tcp-end off --json /dev/null -q --progress never   (DPI on)
+#   the same with --n-dissections 0                                                         (DPI off)
 #   nfstream NFStreamer(statistical_analysis=False, n_dissections=20), iterated  (DPI on)
 #   nfstream ... n_dissections=0                                                (no DPI)
 #   ndpiReader -q -i big10.pcap                                                 (DPI on)
@@ -83,7 +85,8 @@ EOF
 
 # name|command with {} for the capture|available?
 tools=()
-tools+=("xdpflow (1 worker, JSON to /dev/null)|$XDPFLOW pcap {} --workers 1 --tcp-end off --json /dev/null -q --progress never|1")
+tools+=("xdpflow (1 worker, DPI on: --n-dissections 20, the default)|$XDPFLOW pcap {} --workers 1 --tcp-end off --json /dev/null -q --progress never|1")
+tools+=("xdpflow (1 worker, DPI off: --n-dissections 0)|$XDPFLOW pcap {} --workers 1 --tcp-end off --n-dissections 0 --json /dev/null -q --progress never|1")
 have_nfs=0; python3 -c 'import nfstream' 2>/dev/null && have_nfs=1
 nfv="$(python3 -c 'import nfstream; print(nfstream.__version__)' 2>/dev/null || true)"
 tools+=("nfstream $nfv (n_dissections=20, DPI)|python3 $WORK/nfs.py {} 20|$have_nfs")
@@ -93,6 +96,14 @@ tools+=("ndpiReader $(ndpiReader -h 2>/dev/null | sed -n 's/.*nDPI \([0-9.]*\).*
 have=0; command -v tcpdump >/dev/null && have=1
 tools+=("tcpdump -r -w /dev/null (I/O floor)|tcpdump -r {} -w /dev/null|$have")
 
+# ONLY=regex keeps the tools whose name matches (e.g. ONLY='xdpflow|ndpiReader'); the first
+# kept tool is the reference of the "faster by" column.
+if [[ -n "${ONLY:-}" ]]; then
+    kept=()
+    for t in "${tools[@]}"; do [[ "${t%%|*}" =~ $ONLY ]] && kept+=("$t"); done
+    tools=("${kept[@]}")
+fi
+
 # --- untimed pass: warm the page cache, count flows --------------------------------------------
 cat "$PCAP" >/dev/null
 notes=()
@@ -101,8 +112,8 @@ for t in "${tools[@]}"; do
     [[ "$ok" == 1 ]] || { notes+=("-"); continue; }
     case "$name" in
     xdpflow*)
-        "$XDPFLOW" pcap "$PCAP" --workers 1 --tcp-end off --json "$WORK/xdpflow.json" -q \
-            --progress never
+        c="${cmd//\{\}/$PCAP}"
+        ${c//\/dev\/null/$WORK/xdpflow.json}
         notes+=("$(wc -l <"$WORK/xdpflow.json") flows")
         rm -f "$WORK/xdpflow.json" ;;
     nfstream*)

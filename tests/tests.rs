@@ -6,6 +6,7 @@ mod alloc;
 mod common;
 mod config;
 mod determinism;
+mod dpi;
 mod fidelity;
 mod json;
 mod live;

@@ -207,6 +207,13 @@ pub trait Dissector: Send + Sync {
         Transports::Both
     }
 
+    /// The protocol's well-known ports: a flow on one of them is offered to this dissector
+    /// before the others (as nDPI does), so the likely match runs first and, when it
+    /// identifies the flow, the others are not called at all. Default: none.
+    fn ports(&self) -> &'static [u16] {
+        &[]
+    }
+
     /// Looks at one payload (never empty) of a flow. Call [`Context::identify`] once the
     /// protocol is certain and fill [`Context::result`] with what the packet tells.
     fn dissect(&self, pkt: &Packet<'_>, ctx: &mut Context<'_>) -> Verdict;
@@ -402,10 +409,25 @@ pub struct DpiCounters {
     pub flows: u64,
 }
 
+/// The dissectors offered a flow of one transport class, in order, and their mask.
+#[derive(Clone, Debug, Default)]
+struct Offer {
+    order: Vec<u8>,
+    mask: u128,
+}
+
 /// One worker's DPI engine: the dissectors, the tables, a pool of freed flow states.
 pub struct Dpi {
     cfg: DpiConfig,
     dissectors: Vec<Box<dyn Dissector>>,
+    /// By transport class: TCP, UDP, other (see [`class_of`]).
+    offers: [Offer; 3],
+    /// `(port, dissector)` sorted by port: who goes first on a well-known port.
+    hints: Vec<(u16, u8)>,
+    #[allow(
+        clippy::vec_box,
+        reason = "the boxes move in and out of the flow slots: reused, never reallocated"
+    )]
     pool: Vec<Box<FlowDpi>>,
     scratch: Vec<u8>,
     counters: DpiCounters,
@@ -432,9 +454,24 @@ impl Dpi {
     /// An engine with exactly these dissectors (tests), in this order.
     pub fn with_dissectors(cfg: DpiConfig, dissectors: Vec<Box<dyn Dissector>>) -> Self {
         assert!(dissectors.len() <= 128, "at most 128 dissectors");
+        let mut offers: [Offer; 3] = Default::default();
+        let mut hints = Vec::new();
+        for (i, d) in dissectors.iter().enumerate() {
+            let t = d.transports();
+            for (class, proto) in [(0, 6), (1, 17), (2, 0)] {
+                if t.accepts(proto) || (class == 2 && t == Transports::Any) {
+                    offers[class].order.push(i as u8);
+                    offers[class].mask |= 1u128 << i;
+                }
+            }
+            hints.extend(d.ports().iter().map(|&p| (p, i as u8)));
+        }
+        hints.sort_unstable();
         Dpi {
             cfg,
             dissectors,
+            offers,
+            hints,
             pool: Vec::new(),
             scratch: Vec::new(),
             counters: DpiCounters::default(),
@@ -474,17 +511,38 @@ impl Dpi {
                 flow.end();
             }
         } else {
-            for (i, d) in self.dissectors.iter().enumerate() {
-                if flow.rejected & (1u128 << i) != 0 || !d.transports().accepts(pkt.protocol) {
+            let offer = &self.offers[class_of(pkt.protocol)];
+            // The dissectors of the flow's well-known ports first, then the rest in order.
+            let mut first = [u8::MAX; 4];
+            let mut n_first = 0;
+            for port in [pkt.dst_port, pkt.src_port] {
+                let at = self.hints.partition_point(|&(p, _)| p < port);
+                for &(p, i) in &self.hints[at..] {
+                    if p != port || n_first == first.len() {
+                        break;
+                    }
+                    if offer.mask & (1u128 << i) != 0 && !first[..n_first].contains(&i) {
+                        first[n_first] = i;
+                        n_first += 1;
+                    }
+                }
+            }
+            let rest = offer
+                .order
+                .iter()
+                .copied()
+                .filter(|i| !first[..n_first].contains(i));
+            for i in first[..n_first].iter().copied().chain(rest) {
+                if flow.rejected & (1u128 << i) != 0 {
                     continue;
                 }
                 let mut ctx = Context {
                     flow,
-                    id: i as u8,
+                    id: i,
                     scratch: &mut self.scratch,
                 };
-                let verdict = d.dissect(pkt, &mut ctx);
-                let identified = flow.owner == Some(i as u8);
+                let verdict = self.dissectors[i as usize].dissect(pkt, &mut ctx);
+                let identified = flow.owner == Some(i);
                 match verdict {
                     Verdict::Pending if identified => break,
                     Verdict::Pending => {}
@@ -493,20 +551,15 @@ impl Dpi {
                         break;
                     }
                     Verdict::Done | Verdict::Reject => {
-                        if flow.owner == Some(i as u8) {
+                        if flow.owner == Some(i) {
                             flow.owner = None;
                         }
                         flow.rejected |= 1u128 << i;
-                        flow.states.retain(|(id, _)| *id != i as u8);
+                        flow.states.retain(|(id, _)| *id != i);
                     }
                 }
             }
-            let all = if self.dissectors.len() == 128 {
-                u128::MAX
-            } else {
-                (1u128 << self.dissectors.len()) - 1
-            };
-            if flow.owner.is_none() && flow.rejected & all == all {
+            if flow.owner.is_none() && flow.rejected & offer.mask == offer.mask {
                 flow.end();
             }
         }
@@ -541,6 +594,16 @@ impl Dpi {
             self.pool.push(f);
         }
         fields
+    }
+}
+
+/// Index of a transport class in `Dpi::offers`: TCP, UDP, anything else.
+#[inline]
+fn class_of(protocol: u8) -> usize {
+    match protocol {
+        6 => 0,
+        17 => 1,
+        _ => 2,
     }
 }
 
@@ -605,10 +668,51 @@ impl CappedBuffer {
     }
 }
 
+pub mod ber;
+pub mod bgp;
+pub mod bittorrent;
+pub mod bittorrent_udp;
+pub mod db;
+pub mod dhcp;
+pub mod dhcpv6;
 pub mod dns;
+pub mod dnscrypt;
+pub mod dropbox;
+pub mod ftp;
+pub mod git;
 pub mod http;
+pub mod ipsec;
+pub mod kerberos;
+#[cfg(test)]
+mod lan_voip_captures;
+pub mod ldap;
+pub mod line;
+pub mod mail;
+pub mod mikrotik;
+pub mod modbus;
+pub mod natpmp;
+pub mod netbios;
+pub mod ntp;
+pub mod openvpn;
 pub mod quic;
+pub mod radius;
+pub mod rdp;
+pub mod rtp;
+pub mod rtsp;
+#[cfg(test)]
+pub mod service_testing;
+pub mod sip;
+pub mod smb;
+pub mod spotify;
 pub mod ssh;
+pub mod stun;
+pub mod syslog;
+pub mod telegram;
+pub mod telnet;
+pub mod teredo;
 #[cfg(test)]
 pub mod testing;
 pub mod tls;
+pub mod vnc;
+pub mod wireguard;
+pub mod zoom;

@@ -9,8 +9,8 @@ pub mod shard;
 pub mod stats;
 
 pub use self::key::{FlowKey, KeyHasher, Side};
-pub use self::record::{DirCounters, EndReason, FlowRecord, RecordKind, Splt};
 pub use self::plugin::{FlowPlugin, FlowView, PluginAction, PluginFactory, PluginPacket, Udps};
+pub use self::record::{DirCounters, EndReason, FlowRecord, RecordKind, Splt};
 pub use self::shard::{
     Accounting, EventConfig, FlowConfig, FlowPacket, Payloads, Shard, ShardCounters, ShardExtras,
 };

@@ -553,7 +553,10 @@ mod tests {
         );
         assert_eq!(t.matches("xdpflow_xdp_packets_total{").count(), 5);
         // Each family once, with HELP and TYPE.
-        for f in FAMILIES.iter().filter(|f| f.name != names::DPI_CLASSIFICATIONS) {
+        for f in FAMILIES
+            .iter()
+            .filter(|f| f.name != names::DPI_CLASSIFICATIONS)
+        {
             assert_eq!(
                 t.matches(&format!("# TYPE {} ", f.name)).count(),
                 1,

@@ -99,7 +99,13 @@ pub fn run_files(
             };
         }
     };
-    run_offline(&mut source, cfg, sinks, &Arc::new(Counters::default()), None)
+    run_offline(
+        &mut source,
+        cfg,
+        sinks,
+        &Arc::new(Counters::default()),
+        None,
+    )
 }
 
 /// Live counters, published once per batch by each thread.
@@ -547,7 +553,9 @@ fn read_loop(
                     if with_payload {
                         let start = d.payload_offset as usize;
                         let end = start + d.payload_len as usize;
-                        pending[w].payloads.push(f.data.get(start..end).unwrap_or_default());
+                        pending[w]
+                            .payloads
+                            .push(f.data.get(start..end).unwrap_or_default());
                     }
                     if pending[w].pkts.len() == PACKET_BATCH {
                         full.push(w);

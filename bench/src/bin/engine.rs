@@ -94,6 +94,8 @@ struct Opts {
     max_flows: Option<usize>,
     stats: bool,
     splt: usize,
+    /// Memory: DPI on, each flow's two packets carry a DNS query and its response.
+    dpi: bool,
     path: Option<PathBuf>,
 }
 
@@ -108,6 +110,7 @@ impl Opts {
             max_flows: None,
             stats: false,
             splt: 0,
+            dpi: false,
             path: None,
         };
         let mut it = args.iter();
@@ -128,6 +131,7 @@ impl Opts {
                 "--only" => o.only = it.next().cloned(),
                 "--splt" => o.splt = val("--splt")? as usize,
                 "--stats" => o.stats = true,
+                "--dpi" => o.dpi = true,
                 p if !p.starts_with("--") && o.path.is_none() => o.path = Some(PathBuf::from(p)),
                 other => return Err(format!("unknown option {other:?}")),
             }
@@ -524,8 +528,13 @@ fn memory_child(o: &Opts) -> Result<(), String> {
         splt: o.splt,
         ..FlowConfig::default()
     };
+    let extras = appliance::flow::ShardExtras {
+        dpi: o.dpi.then(appliance::dpi::DpiConfig::default),
+        plugins: Vec::new(),
+    };
+    let mut payload = Vec::with_capacity(64);
     let before = rss_bytes()?;
-    let mut shard = Shard::new(cfg, 0, 1);
+    let mut shard = Shard::with_extras(cfg, 0, 1, &extras);
     let after_new = rss_bytes()?;
     let mut ts = T0_NS;
     // Each flow sees 2 packets (one each way) so per-direction state is touched too.
@@ -535,7 +544,14 @@ fn memory_child(o: &Opts) -> Result<(), String> {
             let d = decoder
                 .decode(LinkType::Ethernet, &f, ts)
                 .map_err(|r| format!("synthetic frame dropped: {r:?}"))?;
-            shard.process(&FlowPacket::new(&hasher, d, ts, FRAME as u32), &mut out);
+            if o.dpi {
+                dns_payload(&mut payload, i, pass == 1);
+            }
+            shard.process_with(
+                &FlowPacket::new(&hasher, d, ts, FRAME as u32),
+                &payload,
+                &mut out,
+            );
             ts += STEP_NS;
         }
     }
@@ -554,6 +570,26 @@ fn memory_child(o: &Opts) -> Result<(), String> {
     Ok(())
 }
 
+/// A DNS query (or its response, no answers) for `host<i>.example.com`, type A.
+fn dns_payload(buf: &mut Vec<u8>, i: u32, response: bool) {
+    buf.clear();
+    buf.extend_from_slice(&(i as u16).to_be_bytes());
+    buf.extend_from_slice(if response {
+        &[0x81, 0x80]
+    } else {
+        &[0x01, 0x00]
+    });
+    buf.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+    let label = format!("host{i}");
+    buf.push(label.len() as u8);
+    buf.extend_from_slice(label.as_bytes());
+    buf.push(7);
+    buf.extend_from_slice(b"example");
+    buf.push(3);
+    buf.extend_from_slice(b"com");
+    buf.extend_from_slice(&[0, 0, 1, 0, 1]);
+}
+
 fn memory(o: &Opts) -> Result<(), String> {
     let flows = o.flows.first().copied().unwrap_or(1_000_000);
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -569,6 +605,10 @@ fn memory(o: &Opts) -> Result<(), String> {
         ("default (no --stats, no --splt)", vec![]),
         ("--stats", vec!["--stats".to_string()]),
         ("--splt 10", vec!["--splt".to_string(), "10".to_string()]),
+        (
+            "DPI on, each flow a DNS query + response (result kept until the flow ends)",
+            vec!["--dpi".to_string()],
+        ),
     ] {
         let outp = Command::new(&exe)
             .arg("memory-child")

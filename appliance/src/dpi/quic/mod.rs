@@ -765,5 +765,9 @@ impl CryptoReassembler {
     }
 }
 
+mod dissector;
+pub mod gquic;
+pub use self::dissector::{Quic, QuicFlow, version_name};
+
 #[cfg(test)]
 mod tests;

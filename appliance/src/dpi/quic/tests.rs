@@ -651,3 +651,201 @@ fn public_captures_match_nfstream() {
         );
     }
 }
+
+// --- The dissector -------------------------------------------------------------------------------
+
+mod dissector {
+    use super::*;
+    use crate::dpi::dns::captures::feed;
+    use crate::dpi::{FlowDpi, Value};
+
+    const UDP: u8 = 17;
+
+    fn quic(packets: &[(u8, &[u8])]) -> Box<FlowDpi> {
+        feed(Box::new(Quic), (UDP, 50000, 443), packets)
+    }
+
+    fn meta<'a>(f: &'a FlowDpi, name: &str) -> Option<&'a str> {
+        match f.result.meta(name) {
+            Some(Value::Str(s)) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The RFC 9001 A.2 ClientHello (handshake header included), out of its CRYPTO frame.
+    fn rfc_client_hello() -> Vec<u8> {
+        unhex(RFC_CRYPTO_FRAME)[4..].to_vec()
+    }
+
+    /// A CRYPTO frame with 2-byte varints for offset and length.
+    fn crypto(offset: usize, data: &[u8]) -> Vec<u8> {
+        let mut f = vec![0x06]; // CRYPTO
+        f.extend((0x4000 | offset as u16).to_be_bytes()); // offset
+        f.extend((0x4000 | data.len() as u16).to_be_bytes()); // length
+        f.extend(data);
+        f
+    }
+
+    #[test]
+    fn rfc9001_initial() {
+        let f = quic(&[(0, &unhex(RFC9001_CLIENT_INITIAL))]);
+        assert!(f.is_done());
+        assert_eq!(f.result.master, Some("QUIC"));
+        assert_eq!(f.result.requested_server_name, "example.com");
+        assert!(
+            f.result.client_fingerprint.starts_with("q13d"),
+            "{}",
+            f.result.client_fingerprint
+        );
+        assert_eq!(meta(&f, "quic_alpn"), Some("alpn"));
+        assert_eq!(meta(&f, "quic_version"), Some("V-1"));
+        assert_eq!(meta(&f, "tls_ja3").map(str::len), Some(32));
+        let f = quic(&[(0, &unhex(RFC9369_CLIENT_INITIAL))]);
+        assert_eq!(meta(&f, "quic_version"), Some("V-2"));
+        assert_eq!(f.result.requested_server_name, "example.com");
+    }
+
+    #[test]
+    fn hello_over_two_initials_out_of_order() {
+        let ch = rfc_client_hello();
+        let (a, b) = ch.split_at(100);
+        let second = protect(VERSION_1, &DCID, 1, 1, &crypto(100, b), 1162);
+        let first = protect(VERSION_1, &DCID, 0, 1, &crypto(0, a), 1162);
+        // A server Initial: its keys are not the client's, so it does not open.
+        let mut server = protect(VERSION_1, &[9; 8], 0, 1, &[], 100);
+        *server.last_mut().unwrap() ^= 1;
+        let short = [
+            0x40, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+        ];
+        let f = quic(&[(0, &second), (1, &server), (1, &short)]);
+        assert!(!f.is_done());
+        assert_eq!(f.result.master, Some("QUIC"));
+        assert_eq!(f.result.requested_server_name, "");
+        let f = quic(&[(0, &second), (1, &server), (1, &short), (0, &first)]);
+        assert!(f.is_done());
+        assert_eq!(f.result.requested_server_name, "example.com");
+    }
+
+    #[test]
+    fn coalesced_initials_in_one_datagram() {
+        let ch = rfc_client_hello();
+        let (a, b) = ch.split_at(150);
+        let mut d = protect(VERSION_1, &DCID, 0, 1, &crypto(0, a), 600);
+        d.extend(protect(VERSION_1, &DCID, 1, 1, &crypto(150, b), 600));
+        let f = quic(&[(0, &d)]);
+        assert!(f.is_done());
+        assert_eq!(f.result.requested_server_name, "example.com");
+    }
+
+    #[test]
+    fn reserved_version_probe() {
+        let mut d = vec![0xc0]; // long header, fixed bit, Initial
+        d.extend([0x1a, 0x2a, 0x3a, 0x4a]); // a version reserved to force negotiation
+        d.push(8); // DCID length
+        d.extend(DCID);
+        d.push(0); // SCID length
+        d.resize(1200, 0);
+        let f = quic(&[(0, &d)]);
+        assert!(f.is_done());
+        assert_eq!(f.result.master, Some("QUIC"));
+        assert_eq!(meta(&f, "quic_version"), Some("0x1a2a3a4a"));
+        // Shorter than a client's first datagram must be: not claimed.
+        let f = quic(&[(0, &d[..1199])]);
+        assert_eq!(f.result.master, None);
+    }
+
+    /// A Q039-style client packet with a CHLO carrying SNI and UAID.
+    fn gquic_chlo(version: &[u8; 4]) -> Vec<u8> {
+        let sni = b"www.example.com";
+        let ua = b"Chrome/50 Linux";
+        let mut p = vec![0x0d]; // public flags: version, 8-byte CID, 1-byte packet number
+        p.extend([0x11; 8]); // connection ID
+        p.extend(version); // version
+        p.push(1); // packet number
+        p.extend([0; 12]); // message authentication hash
+        p.extend([0xa0, 0x01, 0x00, 0x00]); // STREAM frame, stream 1
+        p.extend(b"CHLO"); // message tag
+        p.extend([2, 0, 0, 0]); // 2 entries, padding
+        p.extend(b"SNI\0"); // tag
+        p.extend((sni.len() as u32).to_le_bytes()); // end offset
+        p.extend(b"UAID"); // tag
+        p.extend(((sni.len() + ua.len()) as u32).to_le_bytes()); // end offset
+        p.extend(sni);
+        p.extend(ua);
+        p
+    }
+
+    #[test]
+    fn gquic_clear_chlo() {
+        let f = quic(&[(0, &gquic_chlo(b"Q039"))]);
+        assert!(f.is_done());
+        assert_eq!(f.result.master, Some("QUIC"));
+        assert_eq!(f.result.requested_server_name, "www.example.com");
+        assert_eq!(f.result.user_agent, "Chrome/50 Linux");
+        assert_eq!(meta(&f, "quic_version"), Some("Q039"));
+        // A version packet without a CHLO yet: identified, waiting.
+        let f = quic(&[(0, &gquic_chlo(b"Q043")[..30])]);
+        assert!(!f.is_done());
+        assert_eq!(f.result.master, Some("QUIC"));
+        // Q050 encrypts its Initial: identified, nothing to read.
+        let mut q050 = vec![0xc3];
+        q050.extend(b"Q050");
+        q050.extend([8, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0]);
+        let f = quic(&[(0, &q050)]);
+        assert!(f.is_done());
+        assert_eq!(meta(&f, "quic_version"), Some("Q050"));
+    }
+
+    #[test]
+    fn version_names() {
+        assert_eq!(version_name(0xff00_001d), "Draft-29");
+        assert_eq!(version_name(0xface_b002), "mvfst-2");
+        assert_eq!(version_name(0x5430_3531), "T051");
+        assert_eq!(version_name(0x1234_5678), "0x12345678");
+    }
+
+    #[test]
+    fn rejects() {
+        let good = unhex(RFC9001_CLIENT_INITIAL);
+        let mut corrupt = good.clone();
+        corrupt[100] ^= 1;
+        let mut unknown = good.clone();
+        unknown[1..5].copy_from_slice(&[0x12, 0x34, 0x56, 0x78]);
+        let mut handshake = protect(VERSION_1, &DCID, 0, 1, &[], 100);
+        handshake[0] = (handshake[0] & !0x30) | 0x20; // long header type 2: Handshake
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("short header", vec![0x40; 40]),
+            (
+                "version negotiation",
+                [&[0xc0][..], &[0; 4], &[0, 0]].concat(),
+            ),
+            ("unknown version", unknown),
+            ("truncated long header", good[..5].to_vec()),
+            ("tag does not verify", corrupt),
+            ("handshake packet", handshake),
+            ("public header without version", vec![0x0c; 30]),
+        ];
+        for (why, p) in cases {
+            let f = quic(&[(0, &p)]);
+            assert!(f.is_done(), "{why}");
+            assert_eq!(f.result.master, None, "{why}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_datagrams_never_panic(
+            datagrams in proptest::collection::vec(
+                (0u8..2, proptest::collection::vec(any::<u8>(), 1..1400)), 1..5),
+            first_valid in any::<bool>(),
+        ) {
+            let valid = unhex(RFC9001_CLIENT_INITIAL);
+            let mut packets: Vec<(u8, &[u8])> = Vec::new();
+            if first_valid {
+                packets.push((0, &valid[..600]));
+            }
+            packets.extend(datagrams.iter().map(|(d, p)| (*d, p.as_slice())));
+            let _ = quic(&packets);
+        }
+    }
+}

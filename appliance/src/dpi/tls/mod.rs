@@ -330,6 +330,18 @@ impl<'a> AlpnList<'a> {
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
+
+    /// The names joined by `,` (`h2,http/1.1`), bytes that are not UTF-8 as U+FFFD.
+    pub fn joined(&self) -> String {
+        let mut s = String::with_capacity(self.buf.len());
+        for (i, name) in self.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str(&String::from_utf8_lossy(name));
+        }
+        s
+    }
 }
 
 /// Which transport carried a ClientHello: the first character of JA4.
@@ -339,6 +351,8 @@ pub enum Transport {
     Tcp,
     /// QUIC CRYPTO frames (`q`).
     Quic,
+    /// DTLS over UDP (`d`).
+    Dtls,
 }
 
 /// Operator name of a protocol version as nDPI prints it: `TLSv1.2`, `TLSv1.3`, `TLSv1` (1.0),
@@ -507,6 +521,31 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHello<'_>, TlsError> {
         }
     }
     Ok(ch)
+}
+
+/// Parses a DTLS ClientHello body (RFC 6347 §4.2.1, RFC 9147 §5.3): a TLS ClientHello with a
+/// `cookie<0..2^8-1>` after the session id. The body without the cookie is copied into
+/// `scratch` (cleared first; reuse it and no call allocates once it has grown) and parsed
+/// there, so the result borrows `scratch`.
+///
+/// # Errors
+///
+/// [`TlsError::Truncated`] when the fields before the cookie are cut, then as
+/// [`parse_client_hello`].
+pub fn parse_dtls_client_hello<'s>(
+    body: &[u8],
+    scratch: &'s mut Vec<u8>,
+) -> Result<ClientHello<'s>, TlsError> {
+    let mut r = Reader::new(body);
+    let fixed = r.bytes(2 + field::RANDOM_LEN)?;
+    let session_id = r.vec8()?;
+    r.vec8()?; // cookie
+    scratch.clear();
+    scratch.extend_from_slice(fixed);
+    scratch.push(session_id.len() as u8);
+    scratch.extend_from_slice(session_id);
+    scratch.extend_from_slice(r.buf);
+    parse_client_hello(scratch)
 }
 
 /// A `u16` list extension body with its own 2-byte length (signature_algorithms,
@@ -818,8 +857,10 @@ fn der_string(tag: u8, b: &[u8]) -> Option<String> {
 pub enum Progress {
     /// Only handshake records so far; more may come.
     NeedMore,
-    /// A ChangeCipherSpec, Alert or application-data record arrived: handshake bytes after
-    /// it are encrypted (or the handshake is over), so nothing more is collected.
+    /// A ChangeCipherSpec, application-data or encrypted Alert record arrived: handshake
+    /// bytes after it are encrypted (or the handshake is over), so nothing more is collected.
+    /// A plaintext Alert (2 bytes, RFC 8446 §6) is skipped instead: servers send a warning
+    /// `unrecognized_name` before their ServerHello (`http_ipv6.pcap`).
     Done,
     /// The byte cap was reached; bytes past it were dropped and nothing more is collected.
     Capped,
@@ -845,6 +886,8 @@ pub struct RecordReassembler {
     header: [u8; field::RECORD_HEADER_LEN],
     header_len: usize,
     record_left: usize,
+    /// Bytes of a skipped record (plaintext Alert) still to come.
+    skip_left: usize,
     state: Progress,
 }
 
@@ -864,6 +907,7 @@ impl RecordReassembler {
             header: [0; field::RECORD_HEADER_LEN],
             header_len: 0,
             record_left: 0,
+            skip_left: 0,
             state: Progress::NeedMore,
         }
     }
@@ -872,7 +916,11 @@ impl RecordReassembler {
     pub fn push(&mut self, segment: &[u8]) -> Progress {
         let mut s = segment;
         while self.state == Progress::NeedMore && !s.is_empty() {
-            if self.record_left == 0 {
+            if self.skip_left > 0 {
+                let take = self.skip_left.min(s.len());
+                self.skip_left -= take;
+                s = &s[take..];
+            } else if self.record_left == 0 {
                 let take = (field::RECORD_HEADER_LEN - self.header_len).min(s.len());
                 let (head, rest) = s.split_at(take);
                 self.header[self.header_len..self.header_len + take].copy_from_slice(head);
@@ -911,6 +959,12 @@ impl RecordReassembler {
             // Handshake types".
             content_type::HANDSHAKE if len > 0 => {
                 self.record_left = len;
+                Progress::NeedMore
+            }
+            // RFC 8446 §6: a plaintext Alert is a level and a description; anything longer
+            // is encrypted.
+            content_type::ALERT if len == 2 => {
+                self.skip_left = len;
                 Progress::NeedMore
             }
             content_type::CHANGE_CIPHER_SPEC
@@ -1095,6 +1149,7 @@ pub fn ja4(ch: &ClientHello<'_>, transport: Transport) -> String {
     s.push(match transport {
         Transport::Tcp => 't',
         Transport::Quic => 'q',
+        Transport::Dtls => 'd',
     });
     s.push_str(ja4_version(ch.tls_version()));
     s.push(if ch.has_server_name { 'd' } else { 'i' });
@@ -1126,6 +1181,9 @@ pub fn ja4(ch: &ClientHello<'_>, transport: Transport) -> String {
     s.push_str(&ja4_hash(&sorted, sigs));
     s
 }
+
+mod dissector;
+pub use self::dissector::{Dtls, Tls, TlsFlow};
 
 #[cfg(test)]
 mod tests;

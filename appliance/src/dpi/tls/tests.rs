@@ -2,7 +2,7 @@ use super::*;
 
 /// A ClientHello body, each field annotated. GREASE in ciphers, extensions, versions, groups.
 #[rustfmt::skip]
-const CLIENT_HELLO: &[u8] = &[
+pub(super) const CLIENT_HELLO: &[u8] = &[
     0x03, 0x03,                         // legacy_version TLS 1.2
     0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, // random
     0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
@@ -359,7 +359,7 @@ fn alpn_and_list_extension_branches() {
 
 /// A TLS 1.3 ServerHello body.
 #[rustfmt::skip]
-const SERVER_HELLO: &[u8] = &[
+pub(super) const SERVER_HELLO: &[u8] = &[
     0x03, 0x03,                         // legacy_version
     0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, // random
     0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22,
@@ -427,7 +427,7 @@ fn server_hello_rejects() {
 }
 
 /// Test builder: one DER TLV (short or long length form).
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+pub(super) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut b = vec![tag];
     match content.len() {
         n @ 0..=127 => b.push(u8::try_from(n).unwrap()),
@@ -439,7 +439,7 @@ fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
 }
 
 /// Test builder: a Name with one AttributeTypeAndValue per RDN.
-fn name(atvs: &[(&[u8], u8, &[u8])]) -> Vec<u8> {
+pub(super) fn name(atvs: &[(&[u8], u8, &[u8])]) -> Vec<u8> {
     let mut rdns = Vec::new();
     for (oid, tag, value) in atvs {
         let atv = [tlv(DER_OID, oid), tlv(*tag, value)].concat();
@@ -449,7 +449,7 @@ fn name(atvs: &[(&[u8], u8, &[u8])]) -> Vec<u8> {
 }
 
 /// A skeletal X.509 certificate: version, serial, algorithm, issuer, validity, subject.
-fn certificate(issuer: &[u8], subject: &[u8], padding: usize) -> Vec<u8> {
+pub(super) fn certificate(issuer: &[u8], subject: &[u8], padding: usize) -> Vec<u8> {
     let tbs = [
         tlv(DER_VERSION, &tlv(DER_INTEGER, &[2])),
         tlv(DER_INTEGER, &[0x01, 0x02]),
@@ -466,7 +466,7 @@ fn certificate(issuer: &[u8], subject: &[u8], padding: usize) -> Vec<u8> {
     )
 }
 
-const OID_C: &[u8] = &[0x55, 0x04, 0x06];
+pub(super) const OID_C: &[u8] = &[0x55, 0x04, 0x06];
 
 #[test]
 fn certificate_names() {
@@ -564,14 +564,14 @@ fn certificate_message() {
 }
 
 /// Test builder: `msgs` as handshake messages inside one handshake record.
-fn record(ct: u8, payload: &[u8]) -> Vec<u8> {
+pub(super) fn record(ct: u8, payload: &[u8]) -> Vec<u8> {
     let mut r = vec![ct, 3, 3];
     r.extend(u16::try_from(payload.len()).unwrap().to_be_bytes());
     r.extend(payload);
     r
 }
 
-fn handshake(ty: u8, body: &[u8]) -> Vec<u8> {
+pub(super) fn handshake(ty: u8, body: &[u8]) -> Vec<u8> {
     let n = body.len();
     let mut m = vec![ty, (n >> 16) as u8, (n >> 8) as u8, n as u8];
     m.extend(body);
@@ -642,13 +642,20 @@ fn reassembler_incomplete_capped_and_not_tls() {
     assert_eq!(r.push(&record(22, &two)), Progress::Capped);
     let mut r = RecordReassembler::new(0);
     assert_eq!(r.push(&record(22, &two)), Progress::Capped);
-    // Alerts and application data end the handshake.
-    for ct in [21, 23] {
+    // Encrypted alerts and application data end the handshake.
+    for (ct, len) in [(21, 26), (23, 2)] {
         assert_eq!(
-            RecordReassembler::default().push(&record(ct, &[0; 2])),
+            RecordReassembler::default().push(&record(ct, &vec![0; len])),
             Progress::Done
         );
     }
+    // A plaintext warning alert before the ServerHello is skipped, even split up.
+    let stream = [record(21, &[1, 112]), record(22, &handshake(2, &[7; 40]))].concat();
+    let mut r = RecordReassembler::default();
+    for b in &stream {
+        assert_eq!(r.push(std::slice::from_ref(b)), Progress::NeedMore);
+    }
+    assert_eq!(r.messages().collect::<Vec<_>>(), [(2, &[7; 40][..])]);
     // Not TLS: HTTP, unknown content type, wrong major version, oversize, empty handshake.
     for bad in [
         b"GET / HTTP/1.1\r\n".to_vec(),

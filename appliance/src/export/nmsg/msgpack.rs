@@ -18,6 +18,8 @@ const BASE_KEYS: u32 = 13 + 3 * 5;
 const STATS_KEYS: u32 = 3 * (4 + 4 + 8);
 /// Keys added by `--splt`.
 const SPLT_KEYS: u32 = 3;
+/// Keys added by DPI, besides its protocol-specific ones.
+const DPI_KEYS: u32 = 9;
 
 /// Appends `r` as one MessagePack map to `buf`. `scratch` is a reused buffer for text forms.
 pub fn encode(r: &FlowRecord, buf: &mut Vec<u8>, scratch: &mut Vec<u8>) {
@@ -27,6 +29,12 @@ pub fn encode(r: &FlowRecord, buf: &mut Vec<u8>, scratch: &mut Vec<u8>) {
     }
     if r.splt.is_some() {
         n += SPLT_KEYS;
+    }
+    if let Some(d) = &r.dpi {
+        n += DPI_KEYS + len32(d.meta.len());
+    }
+    if r.udps.is_some() {
+        n += 1;
     }
     let mut w = Map { buf, scratch };
     w.len(n);
@@ -91,6 +99,41 @@ pub fn encode(r: &FlowRecord, buf: &mut Vec<u8>, scratch: &mut Vec<u8>) {
         w.key(&["splt_piat_ms"]);
         w.array(s.piat_ms.iter().copied(), s.piat_ms.len());
     }
+    if let Some(d) = &r.dpi {
+        for (k, v) in [
+            ("application_name", &d.application_name),
+            ("application_category_name", &d.application_category_name),
+        ] {
+            w.key(&[k]);
+            w.str(v);
+        }
+        w.key(&["application_is_guessed"]);
+        w.uint(u64::from(d.application_is_guessed));
+        w.key(&["application_confidence"]);
+        w.uint(d.application_confidence as u64);
+        for (k, v) in [
+            ("requested_server_name", &d.requested_server_name),
+            ("client_fingerprint", &d.client_fingerprint),
+            ("server_fingerprint", &d.server_fingerprint),
+            ("user_agent", &d.user_agent),
+            ("content_type", &d.content_type),
+        ] {
+            w.key(&[k]);
+            w.str(v);
+        }
+        for (k, v) in &d.meta {
+            w.key(&[k]);
+            w.value(v);
+        }
+    }
+    if let Some(u) = &r.udps {
+        w.key(&["udps"]);
+        w.len(len32(u.iter().count()));
+        for (k, v) in u.iter() {
+            w.key(&[k]);
+            w.value(v);
+        }
+    }
 }
 
 /// A map being written. Every `rmp` write below goes to a `Vec`, which cannot fail, so their
@@ -138,6 +181,13 @@ impl Map<'_> {
 
     fn str(&mut self, v: &str) {
         let _ = rmp::encode::write_str(self.buf, v);
+    }
+
+    fn value(&mut self, v: &crate::dpi::Value) {
+        match v {
+            crate::dpi::Value::Str(s) => self.str(s),
+            crate::dpi::Value::Int(i) => self.int(*i),
+        }
     }
 
     /// The text in `scratch` as a string value.

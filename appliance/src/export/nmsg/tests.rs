@@ -65,7 +65,7 @@ fn spec_record() -> FlowRecord {
     }
 }
 
-/// `n` distinct records, every tenth with `--stats` and `--splt`.
+/// `n` distinct records, every tenth with `--stats`, `--splt`, DPI fields and plugin values.
 fn records(n: u64) -> Vec<FlowRecord> {
     (0..n)
         .map(|i| {
@@ -83,6 +83,21 @@ fn records(n: u64) -> Vec<FlowRecord> {
                     ps: vec![100, 60, -1],
                     piat_ms: vec![0, 3, -1],
                 }));
+                r.dpi = Some(Box::new(crate::dpi::DpiFields {
+                    application_name: "HTTP.Example".into(),
+                    application_category_name: "Web".into(),
+                    application_confidence: crate::dpi::Confidence::Dpi,
+                    requested_server_name: format!("host{i}.example"),
+                    user_agent: "curl/\"8\"".into(),
+                    meta: vec![
+                        ("http_method", "GET".into()),
+                        ("http_status", 200i64.into()),
+                    ],
+                    ..Default::default()
+                }));
+                let mut u = crate::flow::Udps::default();
+                u.set("packets_over_1000", i as i64);
+                r.udps = Some(Box::new(u));
             }
             r
         })
@@ -444,6 +459,8 @@ fn msgpack_mirrors_the_json_document() {
 #[test]
 fn msgpack_key_order_and_non_finite() {
     let mut r = records(4).remove(3);
+    // Top-level keys only below: the nested `udps` map would add keys to the text count.
+    r.udps = None;
     let mut buf = Vec::new();
     msgpack::encode(&r, &mut buf, &mut Vec::new());
     // Walk the map keys with rmp's reader and compare to the JSON text order.
@@ -471,6 +488,7 @@ fn msgpack_key_order_and_non_finite() {
     // Non-finite floats are nil, as JSON's null.
     r.stats = None;
     r.splt = None;
+    r.dpi = None;
     let mut buf2 = Vec::new();
     msgpack::encode(&r, &mut buf2, &mut Vec::new());
     let v: serde_json::Value = rmp_serde::from_slice(&buf2).unwrap();

@@ -298,6 +298,53 @@ pub fn parse_message_into(
     Ok(header)
 }
 
+/// True when every section of `msg` (a message without the TCP length prefix) lies within it:
+/// QDCOUNT questions, then ANCOUNT + NSCOUNT + ARCOUNT resource records (RFC 1035 §4.1.3),
+/// their names skipped without decoding (labels up to a pointer or the root), their RDATA by
+/// RDLENGTH. A message cut by the capture, or the first fragment of a fragmented datagram,
+/// fails; bytes after the last record are allowed. Reads at most `msg.len()` bytes, allocates
+/// nothing.
+pub fn sections_fit(msg: &[u8]) -> bool {
+    let Some((h, _)) = msg.split_first_chunk::<HEADER_LEN>() else {
+        return false;
+    };
+    let word = |i: usize| usize::from(u16::from_be_bytes([h[i], h[i + 1]]));
+    let mut pos = HEADER_LEN;
+    // Skips a name: labels until the root or a pointer (which ends the name, §4.1.4).
+    let skip_name = |mut pos: usize| -> Option<usize> {
+        loop {
+            let len = *msg.get(pos)?;
+            match len & 0xc0 {
+                0x00 if len == 0 => return Some(pos + 1),
+                0x00 => pos += 1 + usize::from(len),
+                0xc0 => return (pos + 2 <= msg.len()).then_some(pos + 2),
+                _ => return None,
+            }
+        }
+    };
+    for _ in 0..word(4) {
+        match skip_name(pos) {
+            Some(p) if p + 4 <= msg.len() => pos = p + 4,
+            _ => return false,
+        }
+    }
+    for _ in 0..word(6) + word(8) + word(10) {
+        // TYPE, CLASS, TTL, RDLENGTH, then RDATA.
+        let Some(p) = skip_name(pos) else {
+            return false;
+        };
+        let Some(fixed) = msg.get(p..p + 10) else {
+            return false;
+        };
+        let rdlength = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
+        pos = p + 10 + rdlength;
+        if pos > msg.len() {
+            return false;
+        }
+    }
+    true
+}
+
 /// Decodes the name at `start` in `msg` into `out` and returns the offset just after it (after
 /// the first pointer, if any).
 fn decode_name(msg: &[u8], start: usize, out: &mut String) -> Result<usize, DnsError> {
@@ -450,163 +497,11 @@ impl DnsTcpReassembler {
     }
 }
 
-/// Test support shared by the `dns`, `http` and `ssh` tests: walks a public capture with the
-/// appliance's own reader and decoder, and reads nfstream's reference CSV.
 #[cfg(test)]
-pub(super) mod captures {
-    use std::collections::HashMap;
-    use std::net::{Ipv4Addr, Ipv6Addr};
-    use std::path::PathBuf;
+pub(super) mod captures;
 
-    use crate::capture::PacketSource;
-    use crate::capture::pcap::PcapSource;
-    use crate::packet::{Decoder, DecoderConfig, Tuple};
-
-    /// `shared/pcaps/public`, beside the repository.
-    pub fn dir() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps/public")
-    }
-
-    /// The printable address of `ip` (IPv4 in the first 4 bytes).
-    pub fn ip(t: &Tuple, src: bool) -> String {
-        let b = if src { t.src_ip } else { t.dst_ip };
-        if t.ip_version == 4 {
-            Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string()
-        } else {
-            Ipv6Addr::from(b).to_string()
-        }
-    }
-
-    /// A flow key in CSV form, the same for both directions.
-    pub type Key = (String, u16, String, u16, u8);
-
-    /// The direction-independent key of a packet.
-    pub fn key(t: &Tuple) -> Key {
-        let a = (ip(t, true), t.src_port);
-        let b = (ip(t, false), t.dst_port);
-        let (a, b) = if a <= b { (a, b) } else { (b, a) };
-        (a.0, a.1, b.0, b.1, t.protocol)
-    }
-
-    /// Calls `f(tuple, tcp_flags, payload)` for every decoded frame of `file`; `false` (after
-    /// printing "skipped: ...") when the capture is missing.
-    pub fn for_each_payload(file: &str, mut f: impl FnMut(&Tuple, u8, &[u8])) -> bool {
-        let path = dir().join(file);
-        if !path.exists() {
-            println!("skipped: {} missing", path.display());
-            return false;
-        }
-        let mut src = PcapSource::open(&[path]).expect("open capture");
-        let mut dec = Decoder::new(DecoderConfig::default());
-        while src
-            .next_batch(256, &mut |fr| {
-                if let Ok(d) = dec.decode(fr.link, fr.data, fr.ts_ns) {
-                    let start = d.payload_offset as usize;
-                    let end = start + d.payload_len as usize;
-                    if let Some(p) = fr.data.get(start..end) {
-                        f(&d.tuple, d.tcp_flags, p);
-                    }
-                }
-            })
-            .expect("read capture")
-            > 0
-        {}
-        true
-    }
-
-    /// nfstream's rows for `file`: key to (`application_name`, `requested_server_name`)
-    /// (several rows may share a key; all are collected).
-    pub fn nfstream_names(file: &str) -> HashMap<Key, Vec<(String, String)>> {
-        let path = dir().join("nfstream").join(format!("{file}.csv"));
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let mut lines = text.lines();
-        let head: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-        let col = |n: &str| head.iter().position(|h| *h == n).expect("column");
-        let app = col("application_name");
-        let (si, sp, di, dp, pr, name) = (
-            col("src_ip"),
-            col("src_port"),
-            col("dst_ip"),
-            col("dst_port"),
-            col("protocol"),
-            col("requested_server_name"),
-        );
-        let mut out: HashMap<Key, Vec<(String, String)>> = HashMap::new();
-        for l in lines {
-            let c: Vec<&str> = l.split(',').collect();
-            let t = Tuple {
-                src_ip: parse_ip(c[si]),
-                dst_ip: parse_ip(c[di]),
-                src_port: c[sp].parse().unwrap_or(0),
-                dst_port: c[dp].parse().unwrap_or(0),
-                protocol: c[pr].parse().unwrap_or(0),
-                ip_version: if c[si].contains(':') { 6 } else { 4 },
-                ..Tuple::default()
-            };
-            out.entry(key(&t))
-                .or_default()
-                .push((c[app].to_string(), c[name].to_string()));
-        }
-        out
-    }
-
-    fn parse_ip(s: &str) -> [u8; 16] {
-        let mut b = [0; 16];
-        if let Ok(v4) = s.parse::<Ipv4Addr>() {
-            b[..4].copy_from_slice(&v4.octets());
-        } else if let Ok(v6) = s.parse::<Ipv6Addr>() {
-            b = v6.octets();
-        }
-        b
-    }
-
-    /// The `[Tag: value]` fields of ndpiReader's per-flow lines for `file`, keyed by flow.
-    pub fn ndpi_fields(file: &str, tag: &str) -> HashMap<Key, String> {
-        let path = dir().join("ndpireader").join(format!("{file}.txt"));
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let mut out = HashMap::new();
-        let open = format!("[{tag}: ");
-        for l in text.lines() {
-            let mut w = l.split_whitespace();
-            let (Some(_), Some(proto), Some(a), Some(_), Some(b)) =
-                (w.next(), w.next(), w.next(), w.next(), w.next())
-            else {
-                continue;
-            };
-            let proto = match proto {
-                "TCP" => 6,
-                "UDP" => 17,
-                _ => continue,
-            };
-            let (Some(a), Some(b)) = (endpoint(a), endpoint(b)) else {
-                continue;
-            };
-            let Some(i) = l.find(&open) else { continue };
-            let rest = &l[i + open.len()..];
-            let Some(j) = rest.find(']') else { continue };
-            let t = Tuple {
-                src_ip: parse_ip(&a.0),
-                dst_ip: parse_ip(&b.0),
-                src_port: a.1,
-                dst_port: b.1,
-                protocol: proto,
-                ip_version: if a.0.contains(':') { 6 } else { 4 },
-                ..Tuple::default()
-            };
-            out.insert(key(&t), rest[..j].to_string());
-        }
-        out
-    }
-
-    /// `1.2.3.4:80` or `[::1]:80`.
-    fn endpoint(s: &str) -> Option<(String, u16)> {
-        let (ip, port) = s.rsplit_once(':')?;
-        Some((
-            ip.trim_start_matches('[').trim_end_matches(']').to_string(),
-            port.parse().ok()?,
-        ))
-    }
-}
+mod dissector;
+pub use self::dissector::{Dns, DnsTcpFlow, export_name, plausible};
 
 #[cfg(test)]
 mod tests {

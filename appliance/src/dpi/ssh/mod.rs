@@ -341,12 +341,15 @@ impl SshBuffer {
     }
 }
 
+mod dissector;
+pub use self::dissector::{Ssh, SshFlow};
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// A KEXINIT packet with the given name-lists and `pad` bytes of padding.
-    fn kexinit_packet(lists: [&str; 10], pad: u8) -> Vec<u8> {
+    pub(super) fn kexinit_packet(lists: [&str; 10], pad: u8) -> Vec<u8> {
         let mut body = vec![MSG_KEXINIT];
         body.extend_from_slice(&[0xaa; 16]); // cookie
         for l in lists {
@@ -363,7 +366,7 @@ mod tests {
         v
     }
 
-    const LISTS: [&str; 10] = [
+    pub(super) const LISTS: [&str; 10] = [
         "curve25519-sha256,diffie-hellman-group14-sha1",
         "ssh-ed25519,rsa-sha2-512",
         "aes128-ctr,aes256-ctr",

@@ -181,6 +181,8 @@ pub struct HttpRequest<'a> {
     pub user_agent: Option<&'a [u8]>,
     /// `Content-Type`, trimmed.
     pub content_type: Option<&'a [u8]>,
+    /// `Upgrade`, trimmed (RFC 9110 §7.8; `websocket` for RFC 6455 §4.1).
+    pub upgrade: Option<&'a [u8]>,
     /// False when the head was cut (only from [`HttpHeaderBuffer`] once full): the fields are
     /// those of the complete lines before the cut.
     pub complete: bool,
@@ -261,6 +263,7 @@ struct Fields<'a> {
     user_agent: Option<&'a [u8]>,
     content_type: Option<&'a [u8]>,
     server: Option<&'a [u8]>,
+    upgrade: Option<&'a [u8]>,
 }
 
 /// Reads header lines until the empty line; `Ok(true)` if it was reached, `Ok(false)` if the
@@ -286,6 +289,8 @@ fn read_fields<'a>(
             &mut f.content_type
         } else if name.eq_ignore_ascii_case(b"server") {
             &mut f.server
+        } else if name.eq_ignore_ascii_case(b"upgrade") {
+            &mut f.upgrade
         } else {
             continue;
         };
@@ -361,6 +366,7 @@ fn parse_request_head(buf: &[u8], partial: bool) -> Result<HttpRequest<'_>, Http
         host: f.host,
         user_agent: f.user_agent,
         content_type: f.content_type,
+        upgrade: f.upgrade,
         complete,
     })
 }
@@ -394,6 +400,57 @@ fn parse_response_head(buf: &[u8], partial: bool) -> Result<HttpResponse<'_>, Ht
         server: f.server,
         content_type: f.content_type,
         complete,
+    })
+}
+
+/// The kind of an SSDP message (UPnP Device Architecture 2.0 §1.3: HTTP over UDP).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SsdpKind {
+    /// `M-SEARCH * HTTP/1.1`: a search.
+    MSearch,
+    /// `NOTIFY * HTTP/1.1`: an announcement (`ssdp:alive`, `ssdp:byebye`).
+    Notify,
+    /// `HTTP/1.1 200 OK`: a search response.
+    Response,
+}
+
+/// An SSDP message head, borrowed from the datagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SsdpMessage<'a> {
+    /// Search, announcement or response.
+    pub kind: SsdpKind,
+    /// `HOST`, trimmed (`239.255.255.250:1900`).
+    pub host: Option<&'a [u8]>,
+    /// `USER-AGENT`, trimmed.
+    pub user_agent: Option<&'a [u8]>,
+    /// `SERVER`, trimmed.
+    pub server: Option<&'a [u8]>,
+}
+
+/// Parses an SSDP datagram: the start line (exactly `M-SEARCH * HTTP/1.1`, `NOTIFY *
+/// HTTP/1.1` or `HTTP/1.1 200 OK`, as UDA 2.0 §1.3.2 requires) and the header fields of the
+/// complete lines after it (a datagram cut before the empty line still yields those).
+///
+/// # Errors
+///
+/// [`HttpError::BadStartLine`] for any other first line, [`HttpError::Incomplete`] when the
+/// first line has no end.
+pub fn parse_ssdp(payload: &[u8]) -> Result<SsdpMessage<'_>, HttpError> {
+    let mut lines = Lines::new(payload);
+    let line = lines.next_line().ok_or(HttpError::Incomplete)?;
+    let kind = match line {
+        b"M-SEARCH * HTTP/1.1" => SsdpKind::MSearch,
+        b"NOTIFY * HTTP/1.1" => SsdpKind::Notify,
+        _ if line.starts_with(b"HTTP/1.1 200") => SsdpKind::Response,
+        _ => return Err(HttpError::BadStartLine),
+    };
+    let mut f = Fields::default();
+    read_fields(&mut lines, &mut f, true)?;
+    Ok(SsdpMessage {
+        kind,
+        host: f.host,
+        user_agent: f.user_agent,
+        server: f.server,
     })
 }
 
@@ -464,6 +521,11 @@ impl HttpHeaderBuffer {
         parse_response_head(self.bytes(), self.is_full())
     }
 }
+
+mod dissector;
+mod websocket;
+pub use self::dissector::{Http, HttpFlow, Ssdp, host_without_port};
+pub use self::websocket::{WebSocket, WebSocketFlow};
 
 #[cfg(test)]
 mod tests {

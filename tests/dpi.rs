@@ -1,0 +1,225 @@
+//! DPI fidelity with nfstream 6.6 (nDPI): for every public capture, our `application_name` and
+//! `requested_server_name` against nfstream's in `nfstream/NAME.csv`, with DPI on as
+//! `xdpflow pcap` runs it by default (`--n-dissections 20`), `--tcp-end off` as nfstream.
+//!
+//! Flows are paired on (src ip, src port, dst ip, dst port, protocol, vlan_id) — several flows
+//! with one key are paired by packet count, then in order. Thresholds (issue 4):
+//! application_name equal on ≥ 90 % of the flows nfstream labels (not `Unknown`), and
+//! requested_server_name equal on ≥ 99 % of the flows where nfstream has one. The test prints
+//! the per-protocol confusion table (nfstream's label → ours) for every difference.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::path::Path;
+
+use appliance::dpi::DpiConfig;
+use appliance::flow::FlowRecord;
+
+use crate::common::{captures, public_pcaps, run_files};
+use crate::fidelity::nfstream_config;
+
+type Key = (String, u16, String, u16, u8, u16);
+
+/// One nfstream row: key, packets, application_name, category, requested_server_name.
+struct Row {
+    key: Key,
+    packets: u64,
+    app: String,
+    category: String,
+    server_name: String,
+}
+
+fn nfstream_rows(csv: &Path) -> Vec<Row> {
+    let text = std::fs::read_to_string(csv).expect("readable csv");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let last = header.len() - 1;
+    assert_eq!(
+        header[last], "requested_server_name",
+        "the server name is the last column (it may hold commas)"
+    );
+    let (si, sp, di, dp, pr, vl, bp, an, ac) = (
+        col("src_ip"),
+        col("src_port"),
+        col("dst_ip"),
+        col("dst_port"),
+        col("protocol"),
+        col("vlan_id"),
+        col("bidirectional_packets"),
+        col("application_name"),
+        col("application_category_name"),
+    );
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.splitn(header.len(), ',').collect();
+            let n = |i: usize| f[i].parse::<u64>().expect("number");
+            Row {
+                key: (
+                    f[si].to_string(),
+                    n(sp) as u16,
+                    f[di].to_string(),
+                    n(dp) as u16,
+                    n(pr) as u8,
+                    n(vl) as u16,
+                ),
+                packets: n(bp),
+                app: f[an].to_string(),
+                category: f[ac].to_string(),
+                server_name: f[last].to_string(),
+            }
+        })
+        .collect()
+}
+
+fn key_of(r: &FlowRecord) -> Key {
+    (
+        r.src_addr().to_string(),
+        r.src_port,
+        r.dst_addr().to_string(),
+        r.dst_port,
+        r.protocol,
+        r.vlan_id,
+    )
+}
+
+/// Pairs each nfstream row with one of our records (or none).
+fn pair<'a>(rows: &[Row], records: &'a [FlowRecord]) -> Vec<Option<&'a FlowRecord>> {
+    let mut ours: HashMap<Key, Vec<&FlowRecord>> = HashMap::new();
+    for r in records {
+        ours.entry(key_of(r)).or_default().push(r);
+    }
+    for v in ours.values_mut() {
+        v.sort_by_key(|r| r.bidirectional().first_seen_ms);
+    }
+    rows.iter()
+        .map(|row| {
+            let v = ours.get_mut(&row.key)?;
+            let i = v
+                .iter()
+                .position(|r| r.bidirectional().packets == row.packets)
+                .or_else(|| (!v.is_empty()).then_some(0))?;
+            Some(v.remove(i))
+        })
+        .collect()
+}
+
+#[derive(Default)]
+struct Tally {
+    labelled: usize,
+    app_equal: usize,
+    category_equal: usize,
+    named: usize,
+    name_equal: usize,
+    /// nfstream's label → our label → flows, for the differences.
+    confusion: BTreeMap<String, BTreeMap<String, usize>>,
+    /// nfstream's label → flows (all labelled rows), for the table.
+    per_label: BTreeMap<String, (usize, usize)>,
+    name_misses: Vec<String>,
+}
+
+#[test]
+fn application_names_and_server_names_match_nfstream() {
+    let Some(dir) = public_pcaps() else {
+        eprintln!(
+            "skipped: ../shared/pcaps/public not found (DPI fidelity needs the shared captures)"
+        );
+        return;
+    };
+    let mut cfg = nfstream_config(1);
+    cfg.extras.dpi = Some(DpiConfig::default());
+    let mut t = Tally::default();
+    for pcap in captures(&dir) {
+        let name = pcap.file_name().unwrap().to_string_lossy().to_string();
+        let csv = dir.join("nfstream").join(format!("{name}.csv"));
+        if !csv.exists() {
+            continue;
+        }
+        let (_outcome, records) = run_files(std::slice::from_ref(&pcap), &cfg);
+        let rows = nfstream_rows(&csv);
+        for (row, ours) in rows.iter().zip(pair(&rows, &records)) {
+            let dpi = ours.and_then(|r| r.dpi.as_deref());
+            let our_app = dpi.map_or("(no flow)", |d| d.application_name.as_str());
+            let our_cat = dpi.map_or("", |d| d.application_category_name.as_str());
+            let our_name = dpi.map_or("", |d| d.requested_server_name.as_str());
+            if row.app != "Unknown" {
+                t.labelled += 1;
+                let master = row.app.split('.').next().unwrap_or("").to_string();
+                let e = t.per_label.entry(master).or_default();
+                e.0 += 1;
+                if our_app == row.app {
+                    t.app_equal += 1;
+                    e.1 += 1;
+                } else {
+                    *t.confusion
+                        .entry(row.app.clone())
+                        .or_default()
+                        .entry(our_app.to_string())
+                        .or_default() += 1;
+                }
+                t.category_equal += usize::from(our_cat == row.category);
+            }
+            if !row.server_name.is_empty() {
+                t.named += 1;
+                if our_name == row.server_name {
+                    t.name_equal += 1;
+                } else {
+                    t.name_misses.push(format!(
+                        "{name} {:?}: nfstream {:?} ({}), ours {our_name:?} ({our_app})",
+                        row.key, row.server_name, row.app
+                    ));
+                }
+            }
+        }
+    }
+    let pct = |a: usize, b: usize| 100.0 * a as f64 / b.max(1) as f64;
+    let mut out = String::new();
+    writeln!(out, "master\tnfstream flows\tapplication_name equal").unwrap();
+    let mut labels: Vec<_> = t.per_label.iter().collect();
+    labels.sort_by_key(|(_, (n, _))| std::cmp::Reverse(*n));
+    for (label, (n, eq)) in labels {
+        writeln!(out, "{label}\t{n}\t{eq}").unwrap();
+    }
+    writeln!(out, "\ndifferences (nfstream → ours: flows)").unwrap();
+    let mut diffs: Vec<(usize, String)> = Vec::new();
+    for (theirs, m) in &t.confusion {
+        for (ours, n) in m {
+            diffs.push((*n, format!("{theirs} → {ours}")));
+        }
+    }
+    diffs.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (n, d) in &diffs {
+        writeln!(out, "{n}\t{d}").unwrap();
+    }
+    writeln!(out, "\nserver-name differences:").unwrap();
+    for m in &t.name_misses {
+        writeln!(out, "  {m}").unwrap();
+    }
+    writeln!(
+        out,
+        "\napplication_name: {}/{} ({:.2}%)  category: {}/{} ({:.2}%)  requested_server_name: {}/{} ({:.2}%)",
+        t.app_equal,
+        t.labelled,
+        pct(t.app_equal, t.labelled),
+        t.category_equal,
+        t.labelled,
+        pct(t.category_equal, t.labelled),
+        t.name_equal,
+        t.named,
+        pct(t.name_equal, t.named)
+    )
+    .unwrap();
+    eprintln!("{out}");
+    assert!(t.labelled > 1000, "too few labelled flows: {}", t.labelled);
+    assert!(
+        pct(t.app_equal, t.labelled) >= 90.0,
+        "application_name equal on {:.2}% of nfstream's labelled flows (< 90%)",
+        pct(t.app_equal, t.labelled)
+    );
+    assert!(
+        pct(t.name_equal, t.named) >= 99.0,
+        "requested_server_name equal on {:.2}% of the flows nfstream names (< 99%)",
+        pct(t.name_equal, t.named)
+    );
+}
