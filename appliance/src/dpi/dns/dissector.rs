@@ -160,14 +160,15 @@ fn header_plausible(msg: &[u8]) -> bool {
 /// response without records (an empty NOERROR, a bare NXDOMAIN) gives the rcode only.
 fn on_message(msg: &[u8], master: &'static str, ctx: &mut Context<'_>) -> Verdict {
     let identified = ctx.is_identified();
-    if !identified && !header_plausible(msg) {
+    // A flow is claimed only on a whole message: nDPI does not look at IP fragments, so a
+    // fragmented response's first part is no evidence (nfstream's `badpackets.pcap`). Both
+    // checks read the bytes without allocating; only then is the name decoded.
+    if !(identified || (header_plausible(msg) && sections_fit(msg))) {
         return Verdict::Reject;
     }
     let mut name = String::new();
-    // A flow is claimed only on a whole message: nDPI does not look at IP fragments, so a
-    // fragmented response's first part is no evidence (nfstream's `badpackets.pcap`).
     let h = match parse_message_into(msg, false, &mut name) {
-        Ok(h) if plausible(&h) && (identified || sections_fit(msg)) => h,
+        Ok(h) if plausible(&h) => h,
         _ if identified => return Verdict::Pending,
         _ => return Verdict::Reject,
     };
@@ -326,7 +327,7 @@ mod tests {
 
     #[test]
     fn mdns_and_llmnr() {
-        let announce = message(0x8400, None, 1, &[&"Luca’s iMac".as_bytes(), b"local"]);
+        let announce = message(0x8400, None, 1, &["Luca’s iMac".as_bytes(), b"local"]);
         let f = feed(Box::new(Dns), (17, 5353, 5353), &[(0, &announce)]);
         assert!(f.is_done());
         assert_eq!(f.result.master, Some("MDNS"));

@@ -4,10 +4,11 @@
 //! Owns the 12-byte header (RFC 1035 §4.1.1), the *first* question (§4.1.2) — or, in a
 //! message without questions, the first answer's owner name, type and class — with its name
 //! decoded through compression pointers (§4.1.4), the TCP two-byte length prefix (§4.2.2) and a
-//! small byte-capped reassembler for it ([`DnsTcpReassembler`]). It does *not* parse resource
-//! records: the answer count is the header's `ANCOUNT`, and nothing after the first question is
-//! read. It does not decide from ports whether a flow is DNS; [`is_dns`], [`is_mdns`] and
-//! [`is_llmnr`] only name the well-known ports.
+//! small byte-capped reassembler for it ([`DnsTcpReassembler`]). It does *not* decode resource
+//! records: the answer count is the header's `ANCOUNT`, and [`sections_fit`] only checks that
+//! they lie within the message. It does not decide from ports whether a flow is DNS; [`is_dns`],
+//! [`is_mdns`] and [`is_llmnr`] only name the well-known ports: that is the dissector's job
+//! ([`Dns`], in `dissector.rs`).
 //!
 //! # Contract
 //!

@@ -5,8 +5,8 @@
 //! first response head, each gathered across segments when needed ([`HttpHeaderBuffer`]).
 //! The master is nDPI's: `HTTP`; `HTTP_Proxy` for a request in absolute form (RFC 9112 §3.2.2,
 //! what clients send to a proxy); `HTTP_Connect` for `CONNECT`; `WebSocket` for an
-//! `Upgrade: websocket` handshake (RFC 6455 §4.1); `RTSP` for RTSP/1.0 (RFC 2326 §6.1, same
-//! text framing).
+//! `Upgrade: websocket` handshake (RFC 6455 §4.1). RTSP shares HTTP's framing (RFC 2326 §6.1)
+//! and some of its methods: its start lines are refused here, for `dpi::rtsp` to name.
 //!
 //! [`Ssdp`] claims a UDP flow on an SSDP start line (UPnP Device Architecture 2.0 §1.3) and
 //! reads its `HOST` and `USER-AGENT`.
@@ -40,7 +40,7 @@ enum Start {
     Request,
     /// An HTTP status line.
     Response,
-    /// An RTSP request or status line.
+    /// An RTSP request or status line (not ours: `dpi::rtsp`'s).
     Rtsp,
     /// Neither.
     No,
@@ -116,7 +116,7 @@ impl HttpFlow {
     }
 }
 
-/// HTTP/1.x (`HTTP`, `HTTP_Proxy`, `HTTP_Connect`, `WebSocket`, `RTSP`). State: [`HttpFlow`].
+/// HTTP/1.x (`HTTP`, `HTTP_Proxy`, `HTTP_Connect`, `WebSocket`). State: [`HttpFlow`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Http;
 
@@ -136,11 +136,7 @@ impl Dissector for Http {
     fn dissect(&self, pkt: &Packet<'_>, ctx: &mut Context<'_>) -> Verdict {
         if !ctx.is_identified() {
             match classify(pkt.payload) {
-                Start::No => return Verdict::Reject,
-                Start::Rtsp => {
-                    ctx.identify("RTSP");
-                    return Verdict::Done;
-                }
+                Start::No | Start::Rtsp => return Verdict::Reject,
                 Start::Request | Start::Response => ctx.identify("HTTP"),
             }
         }
@@ -375,13 +371,14 @@ mod tests {
         let f = http(&[(0, connect)]);
         assert_eq!(f.result.master, Some("HTTP_Connect"));
         assert_eq!(f.result.requested_server_name, "a.test");
+        // RTSP is left to its own dissector, even with a method HTTP shares.
         for rtsp in [
             &b"OPTIONS rtsp://a.test/s RTSP/1.0\r\nCSeq: 1\r\n\r\n"[..],
             b"DESCRIBE rtsp://a.test/s RTSP/1.0\r\n",
             b"RTSP/1.0 200 OK\r\n",
         ] {
             let f = http(&[(0, rtsp)]);
-            assert_eq!(f.result.master, Some("RTSP"));
+            assert_eq!(f.result.master, None);
             assert!(f.is_done());
         }
     }
@@ -468,6 +465,7 @@ mod tests {
             packets.extend(segs.iter().map(|(d, p)| (*d, p.as_slice())));
             let _ = http(&packets);
             let _ = feed(Box::new(Ssdp), (17, 40000, 1900), &packets);
+            let _ = feed(Box::new(super::super::WebSocket), (TCP, 40000, 80), &packets);
         }
     }
 }

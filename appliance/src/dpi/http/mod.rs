@@ -1,10 +1,14 @@
 //! HTTP/1.0 and HTTP/1.1 message heads (RFC 9112): the request line or status line and the
 //! few header fields a flow record keeps.
 //!
-//! Owns the start line (RFC 9112 §3, §4), the header section up to the empty line (§2.1, §5)
-//! and a byte-capped buffer to gather a head split over several segments
-//! ([`HttpHeaderBuffer`]). It does *not* read bodies, chunked coding, HTTP/2 or HTTP/0.9, and
-//! does not follow a connection past its first request and first response.
+//! Owns the start line (RFC 9112 §3, §4), the header section up to the empty line (§2.1, §5),
+//! a byte-capped buffer to gather a head split over several segments ([`HttpHeaderBuffer`]),
+//! and SSDP's HTTP-over-UDP heads ([`parse_ssdp`]). The dissectors built on them ([`Http`],
+//! [`Ssdp`], and [`WebSocket`] for frames caught without their handshake) are in
+//! `dissector.rs` and `websocket.rs`.
+//!
+//! It does *not* read bodies, chunked coding, HTTP/2 or HTTP/0.9, and does not follow a
+//! connection past its first request and first response.
 //!
 //! # Contract
 //!

@@ -18,9 +18,11 @@
 //! What it does not own: the ClientHello itself (SNI, ALPN, JA4: `crate::dpi::tls`), flow state
 //! (which packets belong together: the caller), the server's side and every later packet number
 //! space (their keys come from the TLS handshake, which an observer does not have), and Retry /
-//! Version Negotiation beyond recognising them. Google QUIC's own crypto (Q043/Q046 plaintext
-//! CHLO, Q050's gQUIC frames inside an IETF-protected Initial) is not handled yet: those
-//! versions return [`QuicError::UnknownVersion`].
+//! Version Negotiation beyond recognising them. Google QUIC's clear-text `CHLO` (Q024–Q046) is
+//! [`gquic`]'s; Q050's own Initial protection is not handled: for this module those versions
+//! are [`QuicError::UnknownVersion`].
+//!
+//! The dissector ([`Quic`]: naming, metadata, per-flow reassembly) is in `dissector.rs`.
 //!
 //! Every function is pure over its input and never panics, whatever the bytes (a proptest
 //! checks it). Stateless decoding assumes the client's packet numbers are still small enough

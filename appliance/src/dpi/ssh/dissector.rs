@@ -2,8 +2,6 @@
 //! (`SSH-`, RFC 4253 §4.2), then reads both banners and both KEXINITs (§7.1), gathered across
 //! segments ([`SshBuffer`]), for the HASSH fingerprints.
 
-#[cfg(test)]
-use super::parse_kexinit;
 use super::{SshBuffer, SshError, hassh};
 use crate::dpi::{Context, Dissector, Packet, Transports, Verdict};
 
@@ -25,13 +23,17 @@ pub struct SshFlow {
     dirs: [Direction; 2],
 }
 
-/// SSH (`SSH`). State: [`SshFlow`]. The initiator (direction 0) is taken for the client.
+/// The SSH port (RFC 4253 §4.1).
+const PORT: u16 = 22;
+
+/// SSH (`SSH`). State: [`SshFlow`]. The client is the side that does not use port 22, or, when
+/// neither or both do, the flow's initiator.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Ssh;
 
 impl Dissector for Ssh {
     fn ports(&self) -> &'static [u16] {
-        &[22]
+        &[PORT]
     }
 
     fn name(&self) -> &'static str {
@@ -59,7 +61,13 @@ impl Dissector for Ssh {
         if !d.over {
             let buf = d.buf.get_or_insert_with(SshBuffer::default);
             buf.push(pkt.payload);
-            let client = dir == 0;
+            // The client is the side away from port 22, else the flow's initiator (a capture
+            // that starts mid-connection may have the server first).
+            let client = if pkt.src_port == PORT && pkt.dst_port != PORT {
+                dir == 1
+            } else {
+                dir == 0
+            };
             if !d.banner {
                 match buf.banner() {
                     Ok(b) => {
@@ -150,6 +158,23 @@ mod tests {
         assert_eq!(
             banner(&f, "ssh_server_banner").as_deref(),
             Some("SSH-2.0-dropbear_2022.83")
+        );
+    }
+
+    #[test]
+    fn server_seen_first() {
+        let f = feed(
+            Box::new(Ssh),
+            (6, 22, 40000),
+            &[(0, b"SSH-2.0-server\r\n"), (1, b"SSH-2.0-client\r\n")],
+        );
+        assert_eq!(
+            banner(&f, "ssh_client_banner").as_deref(),
+            Some("SSH-2.0-client")
+        );
+        assert_eq!(
+            banner(&f, "ssh_server_banner").as_deref(),
+            Some("SSH-2.0-server")
         );
     }
 

@@ -4,7 +4,8 @@
 //! Owns the identification line (`SSH-protoversion-softwareversion SP comments CRLF`, at most
 //! 255 bytes), the first binary packet when it is `SSH_MSG_KEXINIT` (message 20) with its ten
 //! name-lists, a byte-capped buffer to gather both across segments ([`SshBuffer`]), and
-//! [`hassh`]. It does *not* follow the key exchange or anything encrypted after it.
+//! [`hassh`]. It does *not* follow the key exchange or anything encrypted after it. The
+//! dissector ([`Ssh`]) is in `dissector.rs`.
 //!
 //! # Contract
 //!

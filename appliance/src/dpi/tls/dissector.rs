@@ -13,10 +13,11 @@
 //! §4) holding a ClientHello, ServerHello or HelloVerifyRequest, and reads an unfragmented
 //! ClientHello's SNI, ALPN and JA4. It keeps no per-flow state.
 //!
-//! Neither reorders TCP segments (the engine hands them over in arrival order): a segment
-//! equal to the previous one of its direction (same length and first bytes) is taken for a
-//! retransmission and skipped; any other loss or reordering ends reassembly of that direction
-//! with whatever complete messages it holds.
+//! Neither reorders TCP segments: the engine hands them over in arrival order, without
+//! sequence numbers. A segment equal to the previous one of its direction (same length and
+//! first bytes) is taken for a retransmission and skipped; any other loss or reordering
+//! garbles that direction's later messages, which then fail to parse and are left out
+//! (`teams.pcap` has one such certificate).
 //!
 //! nDPI names TLS on the implicit-TLS mail ports by the service: 993 `IMAPS`, 995 `POPS`, 465
 //! `SMTPS` (nfstream's `imaps.pcap`: `IMAPS.ntop`); everything else is `TLS` (the naming
@@ -338,7 +339,8 @@ impl Dissector for Dtls {
         }
         let record_len = usize::from(u16::from_be_bytes([p[11], p[12]]));
         let record = &p[DTLS_RECORD_HEADER_LEN..];
-        let h = record;
+        // The handshake header: checked present with the length above.
+        let h = &record[..DTLS_HANDSHAKE_HEADER_LEN];
         let msg_len = usize::from(h[1]) << 16 | usize::from(h[2]) << 8 | usize::from(h[3]);
         let frag_off = usize::from(h[6]) << 16 | usize::from(h[7]) << 8 | usize::from(h[8]);
         let frag_len = usize::from(h[9]) << 16 | usize::from(h[10]) << 8 | usize::from(h[11]);

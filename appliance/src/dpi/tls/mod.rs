@@ -13,10 +13,14 @@
 //! items by `-`, GREASE removed, MD5 in lower-case hex); JA4 as specified by FoxIO
 //! (`technical_details/JA4.md`, e.g. `t13d1516h2_8daaf6152771_e5627efa2ab1`).
 //!
+//! The dissectors built on these parsers ([`Tls`] over TCP, [`Dtls`] over UDP: naming,
+//! metadata, when to stop) are in `dissector.rs`.
+//!
 //! It does *not* decrypt anything (TLS 1.3 certificates are encrypted and so out of reach; QUIC
 //! Initial decryption is `dpi::quic`, which hands the ClientHello it finds to
 //! [`parse_client_hello`]), does not reorder TCP segments (the caller feeds
-//! [`RecordReassembler`] in sequence order), and keeps no state outside the reassembler.
+//! [`RecordReassembler`] in sequence order), and keeps no state outside the reassembler and
+//! the dissector's [`TlsFlow`].
 //!
 //! Contract: every function takes arbitrary bytes and returns a borrowed view or a
 //! [`TlsError`]; none panics (a property test feeds random bytes to each). Parsing allocates
