@@ -223,3 +223,50 @@ fn application_names_and_server_names_match_nfstream() {
         pct(t.name_equal, t.named)
     );
 }
+
+/// Payloads reach the workers by reference into the reader's buffers (pcap files) or copied
+/// (other sources): both give the same DPI fields. A 4 KiB read buffer makes the reader move to
+/// another buffer at almost every refill while workers still hold payloads in the old one.
+#[test]
+fn payloads_by_reference_and_copied_give_the_same_dpi() {
+    let Some(dir) = public_pcaps() else {
+        eprintln!("skipped: ../shared/pcaps/public not found");
+        return;
+    };
+    let mut cfg = nfstream_config(2);
+    cfg.extras.dpi = Some(DpiConfig::default());
+    let mut compared = 0;
+    for name in ["teams.pcap", "quic.pcap", "netflix.pcap", "1kxun.pcap"] {
+        let path = dir.join(name);
+        let bytes: &'static [u8] =
+            Box::leak(std::fs::read(&path).expect("capture").into_boxed_slice());
+        let mut shared = appliance::capture::pcap::PcapSource::open(std::slice::from_ref(&path))
+            .expect("opens")
+            .with_buffer_size(4096);
+        let mut copied = appliance::capture::pcap::PcapSource::from_bytes(name, bytes);
+        let (a, mut ra) = crate::common::run_source(&mut shared, &cfg);
+        let (b, mut rb) = crate::common::run_source(&mut copied, &cfg);
+        assert!(a.error.is_none() && b.error.is_none(), "{name}");
+        let fields = |r: &mut Vec<FlowRecord>| -> Vec<(Key, u64, String, String, String)> {
+            let mut v: Vec<_> = r
+                .drain(..)
+                .map(|r| {
+                    let d = r.dpi.as_deref().expect("DPI on");
+                    (
+                        key_of(&r),
+                        r.bidirectional().first_seen_ms,
+                        d.application_name.clone(),
+                        d.requested_server_name.clone(),
+                        d.client_fingerprint.clone(),
+                    )
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let (fa, fb) = (fields(&mut ra), fields(&mut rb));
+        assert_eq!(fa, fb, "{name}");
+        compared += fa.iter().filter(|f| !f.3.is_empty()).count();
+    }
+    assert!(compared > 50, "server names compared: {compared}");
+}

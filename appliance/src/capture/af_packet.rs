@@ -35,6 +35,7 @@ impl PacketSource for AfPacketSource {
                     wire_len,
                     link: LinkType::Ethernet,
                     data,
+                    shared: None,
                 });
             })
             .map_err(|source| Error::Capture {

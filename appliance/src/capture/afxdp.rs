@@ -47,6 +47,7 @@ impl PacketSource for AfXdpSource {
                 f(Frame {
                     ts_ns,
                     wire_len: u32::try_from(data.len()).unwrap_or(u32::MAX),
+                    shared: None,
                     link: LinkType::Ethernet,
                     data,
                 });

@@ -70,6 +70,7 @@ impl PacketSource for MemSource {
                 wire_len: fr.wire_len,
                 link: fr.link,
                 data: &fr.data,
+                shared: None,
             });
         }
         let n = end - self.pos;

@@ -26,7 +26,14 @@ pub struct Frame<'a> {
     pub link: LinkType,
     /// The captured bytes.
     pub data: &'a [u8],
+    /// The buffer `data` lies in, when the source lets it outlive the callback (pcap files
+    /// read into reference-counted buffers): the pipeline then hands payloads to the workers
+    /// by reference instead of copying them. `None`: copy what must be kept.
+    pub shared: Option<&'a SharedBytes>,
 }
+
+/// A read buffer frames may point into after their callback (see [`Frame::shared`]).
+pub type SharedBytes = std::sync::Arc<Vec<u8>>;
 
 /// A source of frames, read in batches.
 pub trait PacketSource {

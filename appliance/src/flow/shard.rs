@@ -27,6 +27,8 @@
 //! Steady state allocates nothing per packet; a record is built only when a flow ends (with one
 //! `Box` each for `--stats` / `--splt` when those are on).
 
+use std::sync::Arc;
+
 use hashbrown::HashTable;
 
 use super::key::{FlowKey, KeyHasher, Side};
@@ -182,47 +184,101 @@ impl ShardExtras {
     }
 }
 
-/// The payloads of a batch of packets, for DPI and plugins: one arena, one span per packet
-/// (empty for packets without payload, or when nobody needs it). Reused batch after batch.
+/// The payloads of a batch of packets, for DPI and plugins: one span per packet (empty for
+/// packets without payload, or when nobody needs it), each either copied into the batch's
+/// arena or pointing into a read buffer the batch holds a reference to (pcap files: no copy).
+/// Reused batch after batch.
 #[derive(Clone, Debug, Default)]
 pub struct Payloads {
     bytes: Vec<u8>,
-    spans: Vec<(u32, u32)>,
+    /// Read buffers the spans point into (consecutive packets share one).
+    chunks: Vec<Arc<Vec<u8>>>,
+    spans: Vec<Span>,
 }
+
+/// Where one packet's payload is: `chunk` [`ARENA`] for the arena, else an index into
+/// `Payloads::chunks`.
+#[derive(Clone, Copy, Debug, Default)]
+struct Span {
+    chunk: u32,
+    start: u32,
+    len: u32,
+}
+
+const ARENA: u32 = u32::MAX;
 
 impl Payloads {
     /// Most bytes kept of one packet's payload: a jumbo or TSO segment is cut here (DPI
     /// reassembly caps are smaller anyway).
     pub const MAX_PER_PACKET: usize = 16 * 1024;
 
-    /// Empties it, keeping the capacity.
+    /// Empties it, keeping the capacity; lets go of the read buffers.
     pub fn clear(&mut self) {
         self.bytes.clear();
+        self.chunks.clear();
         self.spans.clear();
     }
 
-    /// Appends the next packet's payload (cut at [`Payloads::MAX_PER_PACKET`]).
+    /// Appends the next packet's payload, copied (cut at [`Payloads::MAX_PER_PACKET`]).
     #[inline]
     pub fn push(&mut self, data: &[u8]) {
         let data = &data[..data.len().min(Self::MAX_PER_PACKET)];
         let start = self.bytes.len() as u32;
         self.bytes.extend_from_slice(data);
-        self.spans.push((start, data.len() as u32));
+        self.spans.push(Span {
+            chunk: ARENA,
+            start,
+            len: data.len() as u32,
+        });
+    }
+
+    /// Appends the next packet's payload `data`, which lies in the read buffer `chunk`: kept
+    /// by reference, not copied (copied if it does not lie there).
+    #[inline]
+    pub fn push_shared(&mut self, chunk: &Arc<Vec<u8>>, data: &[u8]) {
+        let base = chunk.as_ptr() as usize;
+        let at = (data.as_ptr() as usize).wrapping_sub(base);
+        if data.is_empty() || at.saturating_add(data.len()) > chunk.len() || at > u32::MAX as usize
+        {
+            self.push(data);
+            return;
+        }
+        let idx = match self.chunks.last() {
+            Some(last) if Arc::ptr_eq(last, chunk) => self.chunks.len() - 1,
+            _ => {
+                self.chunks.push(Arc::clone(chunk));
+                self.chunks.len() - 1
+            }
+        };
+        self.spans.push(Span {
+            chunk: idx as u32,
+            start: at as u32,
+            len: data.len().min(Self::MAX_PER_PACKET) as u32,
+        });
     }
 
     /// Appends an empty payload for the next packet.
     #[inline]
     pub fn push_empty(&mut self) {
-        self.spans.push((0, 0));
+        self.spans.push(Span::default());
     }
 
     /// Packet `i`'s payload (empty when there is none).
     #[inline]
     pub fn get(&self, i: usize) -> &[u8] {
-        match self.spans.get(i) {
-            Some(&(start, len)) => &self.bytes[start as usize..(start + len) as usize],
-            None => &[],
-        }
+        let Some(&Span { chunk, start, len }) = self.spans.get(i) else {
+            return &[];
+        };
+        let (start, end) = (start as usize, start as usize + len as usize);
+        let bytes = if chunk == ARENA {
+            &self.bytes[..]
+        } else {
+            match self.chunks.get(chunk as usize) {
+                Some(c) => &c[..],
+                None => return &[],
+            }
+        };
+        bytes.get(start..end).unwrap_or_default()
     }
 
     /// Spans held.

@@ -553,9 +553,12 @@ fn read_loop(
                     if with_payload {
                         let start = d.payload_offset as usize;
                         let end = start + d.payload_len as usize;
-                        pending[w]
-                            .payloads
-                            .push(f.data.get(start..end).unwrap_or_default());
+                        let payload = f.data.get(start..end).unwrap_or_default();
+                        match f.shared {
+                            // Pcap files: the worker reads it from the read buffer.
+                            Some(chunk) => pending[w].payloads.push_shared(chunk, payload),
+                            None => pending[w].payloads.push(payload),
+                        }
                     }
                     if pending[w].pkts.len() == PACKET_BATCH {
                         full.push(w);

@@ -61,6 +61,7 @@ impl Reader {
         pos: &mut usize,
         n: &mut usize,
         max: usize,
+        shared: Option<&super::super::SharedBytes>,
         f: &mut dyn FnMut(Frame<'_>),
     ) -> Step {
         let le = self.le;
@@ -117,6 +118,7 @@ impl Reader {
                 wire_len: orig,
                 link,
                 data: bytes,
+                shared,
             });
             p += len;
             k += 1;

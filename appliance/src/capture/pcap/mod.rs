@@ -37,7 +37,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use super::{Frame, PacketSource};
+use super::{Frame, PacketSource, SharedBytes};
 use crate::error::Error;
 
 /// Default size of the read buffer: large enough that `read(2)` calls are few, small enough to
@@ -54,8 +54,12 @@ pub struct PcapSource {
     queue: VecDeque<Input>,
     /// The input being read.
     cur: Option<Current>,
-    /// The read buffer, shared by all inputs; allocated on first use.
-    buf: Vec<u8>,
+    /// The read buffer, shared by all inputs; allocated on first use. Frames point into it
+    /// ([`Frame::shared`]); when a refill finds it still held downstream, the window moves to
+    /// another buffer (see [`writable`]).
+    buf: SharedBytes,
+    /// Buffers waiting for their last holder to let go, for reuse.
+    spare: Vec<SharedBytes>,
     /// Size of `buf` when it is allocated.
     buf_size: usize,
     /// Bytes of the inputs already finished.
@@ -257,7 +261,8 @@ impl PcapSource {
         PcapSource {
             queue: inputs.into(),
             cur: None,
-            buf: Vec::new(),
+            buf: SharedBytes::default(),
+            spare: Vec::new(),
             buf_size: DEFAULT_BUFFER,
             done_bytes: 0,
             total_bytes,
@@ -362,10 +367,13 @@ impl PcapSource {
         let (end, eof) = match &src {
             Src::Static(bytes) => (bytes.len(), true),
             Src::Read(_) => {
-                if self.buf.len() < self.buf_size.max(HEAD_LEN) {
-                    self.buf.resize(self.buf_size.max(HEAD_LEN), 0);
-                }
-                self.buf[..head.len()].copy_from_slice(&head);
+                let buf = writable(
+                    &mut self.buf,
+                    &mut self.spare,
+                    0..0,
+                    self.buf_size.max(HEAD_LEN),
+                );
+                buf[..head.len()].copy_from_slice(&head);
                 // `read_head` stops short of HEAD_LEN only at end of file.
                 (head.len(), head.len() < HEAD_LEN)
             }
@@ -397,13 +405,13 @@ impl PcapSource {
                 }
                 continue;
             };
-            let data: &[u8] = match &cur.src {
-                Src::Static(bytes) => bytes,
-                Src::Read(_) => &self.buf[..cur.end],
+            let (data, shared): (&[u8], _) = match &cur.src {
+                Src::Static(bytes) => (bytes, None),
+                Src::Read(_) => (&self.buf[..cur.end], Some(&self.buf)),
             };
             let step = match &mut cur.format {
-                Format::Classic(r) => r.run(data, &mut cur.pos, n, max, f),
-                Format::Ng(r) => r.run(data, &mut cur.pos, n, max, f),
+                Format::Classic(r) => r.run(data, &mut cur.pos, n, max, shared, f),
+                Format::Ng(r) => r.run(data, &mut cur.pos, n, max, shared, f),
             };
             match step {
                 Step::Full => return Ok(()),
@@ -416,7 +424,7 @@ impl PcapSource {
                 }
                 Step::Need { need, part } => {
                     if !cur.eof {
-                        refill(&mut self.buf, cur, need)?;
+                        refill(&mut self.buf, &mut self.spare, cur, need)?;
                         continue;
                     }
                     let remain = cur.end - cur.pos;
@@ -442,23 +450,69 @@ impl PcapSource {
     }
 }
 
-/// Moves the unread bytes of `cur` to the front of `buf` and reads until the window holds
-/// `need` bytes from its start or the source ends (then `cur.eof` is set).
-fn refill(buf: &mut Vec<u8>, cur: &mut Current, need: usize) -> Result<(), Error> {
+/// Most buffers kept for reuse while their frames are held downstream.
+const MAX_SPARE: usize = 8;
+
+/// The read buffer, writable, at least `min_len` long, with the bytes `keep` moved to its
+/// front. Frames of earlier batches may still point into the current buffer (the pipeline
+/// holds payloads until the workers are done with them): then `keep` is copied into another
+/// buffer (a spare nobody holds any more, or a new one) and the old one stays untouched until
+/// its last holder lets it go. Otherwise the bytes move within the buffer.
+fn writable<'b>(
+    buf: &'b mut SharedBytes,
+    spare: &mut Vec<SharedBytes>,
+    keep: std::ops::Range<usize>,
+    min_len: usize,
+) -> &'b mut Vec<u8> {
+    if std::sync::Arc::strong_count(buf) > 1 {
+        let fresh = match spare
+            .iter()
+            .position(|b| std::sync::Arc::strong_count(b) == 1)
+        {
+            Some(i) => spare.swap_remove(i),
+            None => SharedBytes::default(),
+        };
+        let old = std::mem::replace(buf, fresh);
+        // Unique (a free spare or a new buffer): no clone is made.
+        let v = std::sync::Arc::make_mut(buf);
+        let len = old.len().max(min_len);
+        if v.len() < len {
+            v.resize(len, 0);
+        }
+        v[..keep.len()].copy_from_slice(&old[keep]);
+        if spare.len() < MAX_SPARE {
+            spare.push(old);
+        }
+        v
+    } else {
+        let v = std::sync::Arc::make_mut(buf);
+        if keep.start > 0 {
+            v.copy_within(keep, 0);
+        }
+        if v.len() < min_len {
+            // A record larger than the buffer (bounded by the parsers' length caps).
+            v.resize(min_len, 0);
+        }
+        v
+    }
+}
+
+/// Moves the unread bytes of `cur` to the front of the buffer and reads until the window
+/// holds `need` bytes from its start or the source ends (then `cur.eof` is set).
+fn refill(
+    buf: &mut SharedBytes,
+    spare: &mut Vec<SharedBytes>,
+    cur: &mut Current,
+    need: usize,
+) -> Result<(), Error> {
     let Src::Read(reader) = &mut cur.src else {
         cur.eof = true;
         return Ok(());
     };
-    if cur.pos > 0 {
-        buf.copy_within(cur.pos..cur.end, 0);
-        cur.end -= cur.pos;
-        cur.base += cur.pos as u64;
-        cur.pos = 0;
-    }
-    if buf.len() < need {
-        // A record larger than the buffer (bounded by the parsers' length caps).
-        buf.resize(need, 0);
-    }
+    let buf = writable(buf, spare, cur.pos..cur.end, need);
+    cur.end -= cur.pos;
+    cur.base += cur.pos as u64;
+    cur.pos = 0;
     while cur.end < need {
         // Ask for all the free space, so that a file is read in buffer-sized chunks.
         match reader.read(&mut buf[cur.end..]) {

@@ -142,6 +142,7 @@ impl Reader {
         pos: &mut usize,
         n: &mut usize,
         max: usize,
+        shared: Option<&super::super::SharedBytes>,
         f: &mut dyn FnMut(Frame<'_>),
     ) -> Step {
         let (mut p, mut k) = (*pos, *n);
@@ -214,7 +215,7 @@ impl Reader {
             };
             match frame {
                 Ok(Some(frame)) => {
-                    f(frame);
+                    f(Frame { shared, ..frame });
                     k += 1;
                 }
                 Ok(None) => {}
@@ -267,6 +268,7 @@ impl Reader {
             wire_len,
             link: iface.link,
             data,
+            shared: None,
         }))
     }
 
@@ -296,6 +298,7 @@ impl Reader {
             wire_len,
             link: iface.link,
             data,
+            shared: None,
         }))
     }
 
