@@ -270,3 +270,94 @@ fn payloads_by_reference_and_copied_give_the_same_dpi() {
     }
     assert!(compared > 50, "server names compared: {compared}");
 }
+
+fn sample() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps/sample.pcap")
+}
+
+fn xdpflow_json(args: &[&str]) -> (std::process::ExitStatus, Vec<serde_json::Value>, String) {
+    let out = std::process::Command::new(crate::common::xdpflow())
+        .arg("pcap")
+        .arg(sample())
+        .args(["--json", "-", "-q", "--progress", "never"])
+        .args(args)
+        .output()
+        .expect("xdpflow runs");
+    let records = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    (
+        out.status,
+        records,
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// The binary: DPI fields by default, none with `--n-dissections 0`, a user's application
+/// file extends the names, a bad one is refused naming its line and the fix.
+#[test]
+fn the_cli_runs_dpi_by_default_and_takes_a_users_application_file() {
+    let (ok, flows, _) = xdpflow_json(&[]);
+    assert!(ok.success());
+    let named = |flows: &[serde_json::Value], app: &str| {
+        flows
+            .iter()
+            .filter(|f| {
+                f["application_name"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with(app))
+            })
+            .count()
+    };
+    for master in ["DNS", "TLS", "HTTP", "QUIC", "SSH", "NTP"] {
+        assert!(named(&flows, master) > 0, "no {master} flow in the sample");
+    }
+    assert!(
+        flows
+            .iter()
+            .all(|f| f["application_category_name"].is_string())
+    );
+
+    let (ok, off, _) = xdpflow_json(&["--n-dissections", "0"]);
+    assert!(ok.success());
+    assert_eq!(off.len(), flows.len());
+    assert!(off.iter().all(|f| f.get("application_name").is_none()));
+
+    let dir = std::env::temp_dir().join(format!("xdpflow-dpi-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("apps.toml");
+    std::fs::write(
+        &good,
+        "[apps.MyCorp]\ncategory = \"Collaborative\"\nhosts = [\"example.com\"]\n",
+    )
+    .unwrap();
+    let (ok, mine, _) = xdpflow_json(&["--dpi-apps", good.to_str().unwrap()]);
+    assert!(ok.success());
+    let corp: Vec<_> = mine
+        .iter()
+        .filter(|f| {
+            f["application_name"]
+                .as_str()
+                .is_some_and(|a| a.ends_with(".MyCorp"))
+        })
+        .collect();
+    assert!(!corp.is_empty(), "no flow named by the user's file");
+    for f in &corp {
+        let server = f["requested_server_name"].as_str().unwrap();
+        assert!(
+            server == "example.com" || server.ends_with(".example.com"),
+            "{server}"
+        );
+    }
+
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[apps.MyCorp]\ncategory = \"Web\"\n[protocls]\n").unwrap();
+    let (ok, _, err) = xdpflow_json(&["--dpi-apps", bad.to_str().unwrap()]);
+    assert_eq!(ok.code(), Some(2), "{err}");
+    assert!(
+        err.contains("line 3") && err.contains("did you mean `protocols`"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -282,10 +282,12 @@ pub struct DpiFields {
     pub meta: Vec<(&'static str, Value)>,
 }
 
-/// One flow's DPI state. Bound: the result (a few short strings) plus the states of the
-/// dissectors still pending, each capped by its own constant (TLS 2 × 16 KiB, QUIC 8 KiB,
-/// HTTP 2 × 4 KiB, SSH 2 × 4 KiB, DNS over TCP 4 KiB): at most ~70 KiB in the worst case of a
-/// flow every buffering dissector wants, freed after `--n-dissections` packets.
+/// One flow's DPI state. Bound: the result (a few short strings: ~300 bytes per flow measured,
+/// `bench/README.md`) plus the states of the dissectors still pending, each capped by its own
+/// constant and grown on demand — TLS ≤ 2 × 16 KiB, QUIC 9 KiB (once identified), HTTP and SSH
+/// ≤ 2 × 4 KiB (only while a head spans segments), DNS over TCP ~1.1 KiB, the others ≤ 136
+/// bytes: under ~60 KiB even if every buffering dissector wanted one flow, freed when
+/// dissection ends (at the latest after `--n-dissections` packets).
 #[derive(Default)]
 pub struct FlowDpi {
     /// What is known so far.
