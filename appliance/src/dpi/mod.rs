@@ -244,17 +244,27 @@ pub struct DpiResult {
 impl DpiResult {
     /// Sets (or replaces) a protocol-specific field.
     pub fn set_meta(&mut self, name: &'static str, value: impl Into<Value>) {
-        let value = value.into();
-        match self.meta.iter_mut().find(|(n, _)| *n == name) {
-            Some(slot) => slot.1 = value,
-            None => self.meta.push((name, value)),
-        }
+        set_field(&mut self.meta, name, value.into());
     }
 
     /// A protocol-specific field.
     pub fn meta(&self, name: &str) -> Option<&Value> {
-        self.meta.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+        get_field(&self.meta, name)
     }
+}
+
+/// Sets (or replaces) `name` in a list of named values (DPI metadata, plugins' `udps`): a few
+/// entries per flow, so a scan beats a map.
+pub(crate) fn set_field(fields: &mut Vec<(&'static str, Value)>, name: &'static str, v: Value) {
+    match fields.iter_mut().find(|(n, _)| *n == name) {
+        Some(slot) => slot.1 = v,
+        None => fields.push((name, v)),
+    }
+}
+
+/// The value of `name` in a list of named values.
+pub(crate) fn get_field<'v>(fields: &'v [(&'static str, Value)], name: &str) -> Option<&'v Value> {
+    fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
 }
 
 /// The DPI fields of an exported record (nfstream's names), built when the flow ends.
@@ -598,6 +608,9 @@ impl Dpi {
         fields
     }
 }
+
+#[cfg(test)]
+mod engine_tests;
 
 /// Index of a transport class in `Dpi::offers`: TCP, UDP, anything else.
 #[inline]

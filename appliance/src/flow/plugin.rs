@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use super::record::DirCounters;
-use crate::dpi::Value;
+use crate::dpi::{FlowIdentity, Value};
 
 /// One packet as a plugin sees it.
 #[derive(Clone, Copy, Debug)]
@@ -40,18 +40,8 @@ pub struct PluginPacket<'a> {
 /// A flow as a plugin sees it: identity and counters so far (this packet included).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FlowView {
-    /// IP protocol.
-    pub protocol: u8,
-    /// 4 or 6.
-    pub ip_version: u8,
-    /// Initiator's address (IPv4 in the first 4 bytes).
-    pub src_ip: [u8; 16],
-    /// Responder's address.
-    pub dst_ip: [u8; 16],
-    /// Initiator's port.
-    pub src_port: u16,
-    /// Responder's port.
-    pub dst_port: u16,
+    /// Protocol, addresses and ports, in the flow's orientation (`src` = initiator).
+    pub identity: FlowIdentity,
     /// Packets from `src`.
     pub src2dst: DirCounters,
     /// Packets from `dst`.
@@ -72,16 +62,12 @@ pub struct Udps(Vec<(&'static str, Value)>);
 impl Udps {
     /// Sets (or replaces) a value.
     pub fn set(&mut self, name: &'static str, value: impl Into<Value>) {
-        let value = value.into();
-        match self.0.iter_mut().find(|(n, _)| *n == name) {
-            Some(slot) => slot.1 = value,
-            None => self.0.push((name, value)),
-        }
+        crate::dpi::set_field(&mut self.0, name, value.into());
     }
 
     /// A value.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+        crate::dpi::get_field(&self.0, name)
     }
 
     /// An integer value (0 when unset or not an integer): for counters.

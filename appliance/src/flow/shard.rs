@@ -885,20 +885,14 @@ impl Shard {
     /// Flow `idx` for plugins.
     fn view(&self, idx: u32) -> FlowView {
         let e = &self.entries[idx as usize];
-        let t = e.key.tuple_from(e.src_side);
         FlowView {
-            protocol: t.protocol,
-            ip_version: t.ip_version,
-            src_ip: t.src_ip,
-            dst_ip: t.dst_ip,
-            src_port: t.src_port,
-            dst_port: t.dst_port,
+            identity: self.identity(idx),
             src2dst: e.counters(0),
             dst2src: e.counters(1),
         }
     }
 
-    /// Flow `idx` for DPI classification.
+    /// Flow `idx` for DPI classification and plugins.
     fn identity(&self, idx: u32) -> FlowIdentity {
         let e = &self.entries[idx as usize];
         let t = e.key.tuple_from(e.src_side);
@@ -1085,6 +1079,7 @@ impl Shard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dpi::DpiConfig;
     use crate::packet::Tuple;
 
     const SEC: u64 = 1_000_000_000;
@@ -1115,6 +1110,85 @@ mod tests {
 
     fn shard(cfg: FlowConfig) -> Shard {
         Shard::new(cfg, 0, 1)
+    }
+
+    /// A DNS query for `name` (id 7, type A), or its response without answers.
+    fn dns(name: &str, response: bool) -> Vec<u8> {
+        let mut m = vec![
+            0,
+            7,
+            if response { 0x81 } else { 0x01 },
+            0x00,
+            0,
+            1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ];
+        for label in name.split('.') {
+            m.push(label.len() as u8);
+            m.extend_from_slice(label.as_bytes());
+        }
+        m.extend_from_slice(&[0, 0, 1, 0, 1]);
+        m
+    }
+
+    fn dpi_shard(n: u32) -> Shard {
+        let extras = ShardExtras {
+            dpi: Some(DpiConfig {
+                n_dissections: n,
+                ..DpiConfig::default()
+            }),
+            plugins: Vec::new(),
+        };
+        Shard::with_extras(FlowConfig::default(), 0, 1, &extras)
+    }
+
+    #[test]
+    fn dpi_reads_the_first_packets_and_labels_the_record() {
+        let mut s = dpi_shard(20);
+        let mut out = Vec::new();
+        s.process_with(&udp(1, 2, SEC), &dns("www.google.com", false), &mut out);
+        s.process_with(
+            &pkt(2, 53, 1, 1000, 17, 0, SEC + 1),
+            &dns("www.google.com", true),
+            &mut out,
+        );
+        s.drain(EndReason::Shutdown, &mut out);
+        let d = out[0].dpi.as_deref().expect("DPI fields");
+        assert_eq!(d.application_name, "DNS.Google");
+        assert_eq!(d.requested_server_name, "www.google.com");
+        assert!(!d.application_is_guessed);
+        assert_eq!(s.dpi_counters().unwrap().flows, 1);
+    }
+
+    #[test]
+    fn dpi_ignores_payload_after_n_packets_and_guesses_a_flow_without_payload() {
+        let mut s = dpi_shard(2);
+        let mut out = Vec::new();
+        s.process_with(&udp(1, 2, SEC), &[], &mut out);
+        s.process_with(&udp(1, 2, SEC + 1), &[], &mut out);
+        // The third packet is past --n-dissections 2: never dissected.
+        s.process_with(&udp(1, 2, SEC + 2), &dns("www.google.com", false), &mut out);
+        s.drain(EndReason::Shutdown, &mut out);
+        let d = out[0].dpi.as_deref().expect("DPI fields");
+        assert_eq!(d.requested_server_name, "");
+        assert_eq!(d.application_name, "DNS", "guessed from port 53");
+        assert!(d.application_is_guessed);
+        assert_eq!(
+            s.dpi_counters().unwrap().flows,
+            0,
+            "no state without payload in time"
+        );
+        // Without DPI, no fields at all.
+        let mut plain = shard(FlowConfig::default());
+        let mut out = Vec::new();
+        plain.process_with(&udp(1, 2, SEC), &dns("www.google.com", false), &mut out);
+        plain.drain(EndReason::Shutdown, &mut out);
+        assert!(out[0].dpi.is_none());
     }
 
     fn kinds(out: &[FlowRecord]) -> Vec<(RecordKind, u64)> {
