@@ -271,3 +271,43 @@ fn finished_states_go_back_to_the_pool_empty() {
     assert!(again.owner.is_none() && !again.done && again.rejected == 0);
     assert_eq!(dpi.counters().flows, 2);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Every built-in dissector, through the engine, on arbitrary payloads in both directions
+    /// on arbitrary or well-known ports: no panic, and the engine stops by the N-th packet.
+    #[test]
+    fn any_bytes_through_every_builtin_dissector(
+        payloads in proptest::collection::vec(
+            proptest::collection::vec(proptest::prelude::any::<u8>(), 1..1600),
+            1..24,
+        ),
+        udp in proptest::prelude::any::<bool>(),
+        port in proptest::sample::select(vec![
+            22u16, 25, 53, 67, 80, 88, 110, 123, 137, 143, 389, 443, 445, 1194, 1900, 3478,
+            5060, 5353, 5355, 6881, 17500, 40000,
+        ]),
+    ) {
+        let mut dpi = Dpi::new(DpiConfig { n_dissections: 20, ..DpiConfig::default() });
+        let mut flow = dpi.alloc();
+        let mut ended = false;
+        for (i, p) in payloads.iter().enumerate() {
+            let pkt = Packet {
+                payload: p,
+                dir: (i % 2) as u8,
+                protocol: if udp { 17 } else { 6 },
+                src_port: 50000,
+                dst_port: port,
+                tcp_flags: 0x18,
+                index: i as u32,
+                ip_version: 4,
+                src_ip: [0; 16],
+                dst_ip: [0; 16],
+            };
+            ended = dpi.on_packet(&mut flow, &pkt);
+        }
+        proptest::prop_assert!(ended || payloads.len() < 20);
+        let _ = dpi.finish(Some(flow), &FlowIdentity::default());
+    }
+}
