@@ -252,7 +252,7 @@ impl AppTable {
             ..DpiFields::default()
         };
         if let Some(r) = result {
-            fields.requested_server_name = r.requested_server_name.clone();
+            fields.requested_server_name = exported_name(&r.requested_server_name).to_string();
             fields.client_fingerprint = r.client_fingerprint.clone();
             fields.server_fingerprint = r.server_fingerprint.clone();
             fields.user_agent = r.user_agent.clone();
@@ -501,6 +501,23 @@ impl AppTable {
             app.call_id = id;
         }
     }
+}
+
+/// Longest exported `requested_server_name`, in bytes: nDPI keeps a server name in an
+/// 80-byte buffer and, when it is longer, its last 79 bytes (the end of a name says most).
+pub const MAX_SERVER_NAME: usize = 79;
+
+/// The exported form of a server name: its last [`MAX_SERVER_NAME`] bytes (on a character
+/// boundary), as nfstream shows it. The whole name is still what the application lookup saw.
+pub fn exported_name(name: &str) -> &str {
+    if name.len() <= MAX_SERVER_NAME {
+        return name;
+    }
+    let mut at = name.len() - MAX_SERVER_NAME;
+    while !name.is_char_boundary(at) {
+        at += 1;
+    }
+    &name[at..]
 }
 
 /// How a flow is named, before the strings are made.

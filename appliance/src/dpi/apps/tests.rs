@@ -699,3 +699,16 @@ fn bad_user_files_name_line_key_and_fix() {
     let e = error("[ip_protocols]\n\"300\" = \"GRE\"\n");
     assert!(e.contains("line 2") && e.contains("from 0 to 255"), "{e}");
 }
+
+#[test]
+fn long_server_names_keep_their_last_79_bytes_as_ndpi() {
+    let long = format!("{}.example.com", "a".repeat(100));
+    let cut = super::exported_name(&long);
+    assert_eq!(cut.len(), super::MAX_SERVER_NAME);
+    assert!(cut.ends_with(".example.com") && long.ends_with(cut));
+    assert_eq!(super::exported_name("short.example"), "short.example");
+    // Never inside a UTF-8 character.
+    let wide = "é".repeat(60);
+    let cut = super::exported_name(&wide);
+    assert!(cut.len() <= super::MAX_SERVER_NAME && wide.ends_with(cut));
+}
