@@ -186,7 +186,7 @@ fn is_listing(p: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dpi::service_testing::{dissect_flow, dissect_one, packet};
+    use crate::dpi::service_testing::{assert_rejected, dissect_flow, dissect_one, packet};
 
     fn run(port: u16, payloads: &[(u8, &[u8])]) -> (Vec<Verdict>, crate::dpi::DpiResult) {
         dissect_flow(&FtpControl, packet(6, 0, 50694, port, b""), payloads)
@@ -223,14 +223,8 @@ mod tests {
 
     #[test]
     fn control_rejects() {
-        let reject = |port: u16, payloads: &[(u8, &[u8])]| {
-            let (v, r) = run(port, payloads);
-            assert_eq!(
-                (v.last(), r.master),
-                (Some(&Verdict::Reject), None),
-                "{payloads:?}"
-            );
-        };
+        let reject =
+            |port: u16, payloads: &[(u8, &[u8])]| assert_rejected(run(port, payloads), payloads);
         reject(21, &[(1, b"+OK\r\n")]);
         reject(21, &[(1, b"421 busy\r\n")]); // not a greeting
         reject(21, &[(1, b"220 mx ESMTP\r\n"), (0, b"EHLO me\r\n")]); // SMTP

@@ -65,6 +65,16 @@ pub fn dissect_flow(
     (verdicts, flow.result)
 }
 
+/// Asserts that a flow [`dissect_flow`] ran over `payloads` ended rejected, unnamed.
+#[track_caller]
+pub fn assert_rejected((verdicts, r): (Vec<Verdict>, DpiResult), payloads: &[(u8, &[u8])]) {
+    assert_eq!(
+        (verdicts.last(), r.master),
+        (Some(&Verdict::Reject), None),
+        "{payloads:?}"
+    );
+}
+
 /// The service dissectors, in the order of `registry::service_protocols` (which is private to
 /// the registry; [`tests::same_as_the_registry`] checks the two lists agree).
 pub fn dissectors() -> Vec<Box<dyn Dissector>> {
@@ -145,7 +155,7 @@ mod captures {
     use std::collections::{BTreeMap, HashMap};
 
     use super::MASTERS;
-    use crate::dpi::dns::captures::{Key, dir, nfstream_names};
+    use crate::dpi::dns::captures::{Key, KeyColumns, dir, nfstream_names};
     use crate::dpi::testing::{master_agreement, run_capture};
 
     /// nfstream's `application_is_guessed` per flow of `file`, from `expected/` (rows in the
@@ -161,14 +171,7 @@ mod captures {
             .unwrap_or_default()
             .split(',')
             .collect();
-        let col = |n: &str| head.iter().position(|h| *h == n).expect("column");
-        let (si, sp, di, dp, pr) = (
-            col("src_ip"),
-            col("src_port"),
-            col("dst_ip"),
-            col("dst_port"),
-            col("protocol"),
-        );
+        let columns = KeyColumns::new(&head);
         let ehead: Vec<&str> = expected
             .lines()
             .next()
@@ -181,11 +184,7 @@ mod captures {
         let mut out = HashMap::new();
         for (f, e) in flows.lines().skip(1).zip(expected.lines().skip(1)) {
             let c: Vec<&str> = f.split(',').collect();
-            let a = (c[si].to_string(), c[sp].parse().unwrap_or(0));
-            let b = (c[di].to_string(), c[dp].parse().unwrap_or(0));
-            let (a, b) = if a <= b { (a, b) } else { (b, a) };
-            let key = (a.0, a.1, b.0, b.1, c[pr].parse().unwrap_or(0));
-            out.insert(key, e.split(',').nth(g) == Some("1"));
+            out.insert(columns.key(&c), e.split(',').nth(g) == Some("1"));
         }
         out
     }

@@ -82,6 +82,26 @@ impl<'a> Source<'a> {
     fn err(&self, span: Option<Range<usize>>, key: &str, msg: impl Display) -> String {
         format!("{} line {}: `{key}`: {msg}", self.path, self.line(span))
     }
+
+    /// An error at `span`: `key` names `name`, not a known `what` (with a "did you mean" among
+    /// `known`), and how to fix it.
+    fn unknown<'k>(
+        &self,
+        span: Option<Range<usize>>,
+        key: &str,
+        what: &str,
+        name: &str,
+        known: impl IntoIterator<Item = &'k str>,
+        fix: impl Display,
+    ) -> String {
+        let hint = suggest(name, known);
+        self.err(span, key, format!("unknown {what} `{name}`{hint}; {fix}"))
+    }
+
+    /// An error at `span`: `key` holds a `found` where `what` was expected.
+    fn expected(&self, span: Option<Range<usize>>, key: &str, what: &str, found: &str) -> String {
+        self.err(span, key, format!("expected {what}, found {found}"))
+    }
 }
 
 /// What this file already gave, to refuse a second definition inside one file.
@@ -147,13 +167,13 @@ pub(super) fn apply(t: &mut AppTable, path: &str, raw: &str) -> Result<(), Strin
     }
     for (span, key, call) in &seen.calls {
         if !t.app_ids.contains_key(call) {
-            return Err(src.err(
+            return Err(src.unknown(
                 span.clone(),
                 key,
-                format!(
-                    "unknown application `{call}`{}; define it under [apps.{call}] first",
-                    suggest(call, t.app_ids.keys().map(String::as_str))
-                ),
+                "application",
+                call,
+                t.app_ids.keys().map(String::as_str),
+                format_args!("define it under [apps.{call}] first"),
             ));
         }
     }
@@ -216,8 +236,7 @@ fn protocols(
                     "missing `category`; write `{ category = \"Network\", ... }`",
                 ));
             };
-            let c_key = format!("{key}.category");
-            p.category = category_id(t, src, c.span(), &c_key, item_str(src, c, &c_key)?)?;
+            p.category = category_of(t, src, c, &key)?;
             for (flag, slot) in [
                 ("master_category", &mut p.master_category),
                 ("names", &mut p.names),
@@ -228,11 +247,7 @@ fn protocols(
                 if let Some(v) = table.get(flag) {
                     let f_key = format!("{key}.{flag}");
                     *slot = v.as_bool().ok_or_else(|| {
-                        src.err(
-                            v.span(),
-                            &f_key,
-                            format!("expected true or false, found {}", v.type_name()),
-                        )
+                        src.expected(v.span(), &f_key, "true or false", v.type_name())
                     })?;
                 }
             }
@@ -273,16 +288,7 @@ fn apps(
         let table = as_table(src, item, &key)?;
         check_keys(src, table, &key, &APP_KEYS)?;
         let category = match table.get("category") {
-            Some(c) => {
-                let c_key = format!("{key}.category");
-                Some(category_id(
-                    t,
-                    src,
-                    c.span(),
-                    &c_key,
-                    item_str(src, c, &c_key)?,
-                )?)
-            }
+            Some(c) => Some(category_of(t, src, c, &key)?),
             None => None,
         };
         let call = match table.get("call") {
@@ -530,14 +536,7 @@ fn content_types(
         } else if let Some(table) = item.as_table_like() {
             check_keys(src, table, &key, &CONTENT_TYPE_KEYS)?;
             if let Some(c) = table.get("category") {
-                let c_key = format!("{key}.category");
-                entry.category = Some(category_id(
-                    t,
-                    src,
-                    c.span(),
-                    &c_key,
-                    item_str(src, c, &c_key)?,
-                )?);
+                entry.category = Some(category_of(t, src, c, &key)?);
             }
             if let Some(a) = table.get("app") {
                 let a_key = format!("{key}.app");
@@ -595,46 +594,26 @@ fn key_span(table: &dyn TableLike, name: &str, item: &Item) -> Option<Range<usiz
 
 /// `item` as a table (`[x]` or `{ ... }`).
 fn as_table<'i>(src: &Source<'_>, item: &'i Item, key: &str) -> Result<&'i dyn TableLike, String> {
-    item.as_table_like().ok_or_else(|| {
-        src.err(
-            item.span(),
-            key,
-            format!("expected a table, found {}", item.type_name()),
-        )
-    })
+    item.as_table_like()
+        .ok_or_else(|| src.expected(item.span(), key, "a table", item.type_name()))
 }
 
 /// `item` as an array.
 fn array<'i>(src: &Source<'_>, item: &'i Item, key: &str) -> Result<&'i toml_edit::Array, String> {
-    item.as_array().ok_or_else(|| {
-        src.err(
-            item.span(),
-            key,
-            format!("expected an array `[...]`, found {}", item.type_name()),
-        )
-    })
+    item.as_array()
+        .ok_or_else(|| src.expected(item.span(), key, "an array `[...]`", item.type_name()))
 }
 
 /// `item` as a string.
 fn item_str<'i>(src: &Source<'_>, item: &'i Item, key: &str) -> Result<&'i str, String> {
-    item.as_str().ok_or_else(|| {
-        src.err(
-            item.span(),
-            key,
-            format!("expected a string, found {}", item.type_name()),
-        )
-    })
+    item.as_str()
+        .ok_or_else(|| src.expected(item.span(), key, "a string", item.type_name()))
 }
 
 /// `v` as a string.
 fn value_str<'v>(src: &Source<'_>, v: &'v Value, key: &str) -> Result<&'v str, String> {
-    v.as_str().ok_or_else(|| {
-        src.err(
-            v.span(),
-            key,
-            format!("expected a string, found {}", v.type_name()),
-        )
-    })
+    v.as_str()
+        .ok_or_else(|| src.expected(v.span(), key, "a string", v.type_name()))
 }
 
 /// Refuses keys of `table` not in `known`.
@@ -695,15 +674,21 @@ fn category_id(
     name: &str,
 ) -> Result<u16, String> {
     t.category_ids.get(name).copied().ok_or_else(|| {
-        src.err(
+        src.unknown(
             span,
             key,
-            format!(
-                "unknown category `{name}`{}; use a name of `categories`, or add it there",
-                suggest(name, t.categories.iter().map(String::as_str))
-            ),
+            "category",
+            name,
+            t.categories.iter().map(String::as_str),
+            "use a name of `categories`, or add it there",
         )
     })
+}
+
+/// The index of the category `item` names, the value of `{key}.category`.
+fn category_of(t: &AppTable, src: &Source<'_>, item: &Item, key: &str) -> Result<u16, String> {
+    let c_key = format!("{key}.category");
+    category_id(t, src, item.span(), &c_key, item_str(src, item, &c_key)?)
 }
 
 /// The index of protocol `name`.
@@ -715,13 +700,13 @@ fn protocol_id(
     name: &str,
 ) -> Result<u16, String> {
     t.protocol_ids.get(name).copied().ok_or_else(|| {
-        src.err(
+        src.unknown(
             span,
             key,
-            format!(
-                "unknown protocol `{name}`{}; define it in [protocols] with its category",
-                suggest(name, t.protocol_ids.keys().map(String::as_str))
-            ),
+            "protocol",
+            name,
+            t.protocol_ids.keys().map(String::as_str),
+            "define it in [protocols] with its category",
         )
     })
 }
@@ -735,13 +720,13 @@ fn app_id(
     name: &str,
 ) -> Result<u16, String> {
     t.app_ids.get(name).copied().ok_or_else(|| {
-        src.err(
+        src.unknown(
             span,
             key,
-            format!(
-                "unknown application `{name}`{}; define it under [apps.{name}]",
-                suggest(name, t.app_ids.keys().map(String::as_str))
-            ),
+            "application",
+            name,
+            t.app_ids.keys().map(String::as_str),
+            format_args!("define it under [apps.{name}]"),
         )
     })
 }

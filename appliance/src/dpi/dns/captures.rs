@@ -62,6 +62,47 @@ pub fn for_each_payload(file: &str, mut f: impl FnMut(&Tuple, u8, &[u8])) -> boo
     true
 }
 
+/// The columns of an nfstream CSV that make a flow's key.
+pub struct KeyColumns {
+    src_ip: usize,
+    src_port: usize,
+    dst_ip: usize,
+    dst_port: usize,
+    protocol: usize,
+}
+
+impl KeyColumns {
+    /// The columns in the CSV header `head`.
+    ///
+    /// # Panics
+    ///
+    /// When `head` misses one of them.
+    pub fn new(head: &[&str]) -> Self {
+        let col = |n: &str| head.iter().position(|h| *h == n).expect("column");
+        KeyColumns {
+            src_ip: col("src_ip"),
+            src_port: col("src_port"),
+            dst_ip: col("dst_ip"),
+            dst_port: col("dst_port"),
+            protocol: col("protocol"),
+        }
+    }
+
+    /// The key of the row `c` (its fields).
+    pub fn key(&self, c: &[&str]) -> Key {
+        let t = Tuple {
+            src_ip: parse_ip(c[self.src_ip]),
+            dst_ip: parse_ip(c[self.dst_ip]),
+            src_port: c[self.src_port].parse().unwrap_or(0),
+            dst_port: c[self.dst_port].parse().unwrap_or(0),
+            protocol: c[self.protocol].parse().unwrap_or(0),
+            ip_version: if c[self.src_ip].contains(':') { 6 } else { 4 },
+            ..Tuple::default()
+        };
+        key(&t)
+    }
+}
+
 /// nfstream's rows for `file`: key to (`application_name`, `requested_server_name`)
 /// (several rows may share a key; all are collected).
 pub fn nfstream_names(file: &str) -> HashMap<Key, Vec<(String, String)>> {
@@ -70,28 +111,12 @@ pub fn nfstream_names(file: &str) -> HashMap<Key, Vec<(String, String)>> {
     let mut lines = text.lines();
     let head: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
     let col = |n: &str| head.iter().position(|h| *h == n).expect("column");
-    let app = col("application_name");
-    let (si, sp, di, dp, pr, name) = (
-        col("src_ip"),
-        col("src_port"),
-        col("dst_ip"),
-        col("dst_port"),
-        col("protocol"),
-        col("requested_server_name"),
-    );
+    let (app, name) = (col("application_name"), col("requested_server_name"));
+    let columns = KeyColumns::new(&head);
     let mut out: HashMap<Key, Vec<(String, String)>> = HashMap::new();
     for l in lines {
         let c: Vec<&str> = l.split(',').collect();
-        let t = Tuple {
-            src_ip: parse_ip(c[si]),
-            dst_ip: parse_ip(c[di]),
-            src_port: c[sp].parse().unwrap_or(0),
-            dst_port: c[dp].parse().unwrap_or(0),
-            protocol: c[pr].parse().unwrap_or(0),
-            ip_version: if c[si].contains(':') { 6 } else { 4 },
-            ..Tuple::default()
-        };
-        out.entry(key(&t))
+        out.entry(columns.key(&c))
             .or_default()
             .push((c[app].to_string(), c[name].to_string()));
     }
@@ -186,13 +211,7 @@ pub fn nfstream_rows(file: &str) -> Vec<Row> {
     let mut lines = text.lines();
     let head: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
     let col = |n: &str| head.iter().position(|h| *h == n).expect("column");
-    let (si, sp, di, dp, pr) = (
-        col("src_ip"),
-        col("src_port"),
-        col("dst_ip"),
-        col("dst_port"),
-        col("protocol"),
-    );
+    let columns = KeyColumns::new(&head);
     let (app, name, pk, by) = (
         col("application_name"),
         col("requested_server_name"),
@@ -210,21 +229,12 @@ pub fn nfstream_rows(file: &str) -> Vec<Row> {
         .enumerate()
         .map(|(i, l)| {
             let c: Vec<&str> = l.split(',').collect();
-            let t = Tuple {
-                src_ip: parse_ip(c[si]),
-                dst_ip: parse_ip(c[di]),
-                src_port: c[sp].parse().unwrap_or(0),
-                dst_port: c[dp].parse().unwrap_or(0),
-                protocol: c[pr].parse().unwrap_or(0),
-                ip_version: if c[si].contains(':') { 6 } else { 4 },
-                ..Tuple::default()
-            };
             let guessed = exp
                 .get(i)
                 .filter(|e| e.len() >= 7 && e[1] == c[pk] && e[2] == c[by])
                 .map(|e| e[5] == "1");
             Row {
-                key: key(&t),
+                key: columns.key(&c),
                 app: c[app].to_string(),
                 // A name with commas spans the trailing columns.
                 name: c[name..].join(","),

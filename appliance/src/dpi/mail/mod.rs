@@ -3,9 +3,10 @@
 //! `STARTTLS`, RFC 2595), after which nDPI names the flow `SMTPS`, `POPS` or `IMAPS`.
 //!
 //! Owns the session state the three share ([`Session`]: where the dialogue is, a payload
-//! count, the server greeting) and the step that follows an accepted upgrade (the client's
-//! TLS ClientHello, whose SNI becomes the server name when it has one; parsing is
-//! [`crate::dpi::tls`]'s). Each protocol's file owns its greeting, commands and replies.
+//! count, the server greeting), the check each payload passes first ([`admit`]) and the step
+//! that follows an accepted upgrade (the client's TLS ClientHello, whose SNI becomes the
+//! server name when it has one; parsing is [`crate::dpi::tls`]'s). Each protocol's file owns
+//! its greeting, commands and replies.
 //!
 //! It does *not* see implicit TLS (465, 993, 995: those flows are TLS from their first byte,
 //! the TLS dissector's), reassemble lines across segments, or read messages.
@@ -24,7 +25,7 @@
 //! [`MAX_PAYLOADS`] payloads.
 
 use super::tls;
-use super::{Context, Packet};
+use super::{Context, Packet, Verdict};
 
 pub mod imap;
 pub mod pop3;
@@ -96,6 +97,26 @@ impl Session {
         self.payloads = self.payloads.saturating_add(1);
         self.payloads <= MAX_PAYLOADS
     }
+}
+
+/// The check every mail dissector opens with. Before identification a payload that is not
+/// `plausible` (a line of the protocol, from the side that sends it) is rejected without
+/// creating state; past [`MAX_PAYLOADS`] the dissection ends, done when identified. Otherwise
+/// the flow's session, to go on with.
+pub fn admit<'c>(ctx: &'c mut Context<'_>, plausible: bool) -> Result<&'c mut Session, Verdict> {
+    let identified = ctx.is_identified();
+    if !plausible && !identified {
+        return Err(Verdict::Reject);
+    }
+    let s = ctx.state::<Session>();
+    if !s.count() {
+        return Err(if identified {
+            Verdict::Done
+        } else {
+            Verdict::Reject
+        });
+    }
+    Ok(s)
 }
 
 /// True when `p` starts with a TLS handshake record header (RFC 8446 §5.1: type 22, major

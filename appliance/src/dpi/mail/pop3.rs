@@ -62,18 +62,10 @@ impl Dissector for Pop3 {
             1 => line.is_some_and(is_status),
             _ => command.is_some(),
         };
-        if !plausible && !ctx.is_identified() {
-            return Verdict::Reject;
-        }
-        let identified = ctx.is_identified();
-        let s = ctx.state::<Session>();
-        if !s.count() {
-            return if identified {
-                Verdict::Done
-            } else {
-                Verdict::Reject
-            };
-        }
+        let s = match super::admit(ctx, plausible) {
+            Ok(s) => s,
+            Err(v) => return v,
+        };
         match s.phase {
             Phase::Start | Phase::Greeted => {
                 if pkt.dir == 1 {
@@ -141,7 +133,7 @@ fn on_command(ctx: &mut Context<'_>, command: Option<(&[u8], &[u8])>) -> Verdict
 mod tests {
     use super::*;
     use crate::dpi::mail::tests::CLIENT_HELLO;
-    use crate::dpi::service_testing::{dissect_flow, packet};
+    use crate::dpi::service_testing::{assert_rejected, dissect_flow, packet};
 
     fn run(port: u16, payloads: &[(u8, &[u8])]) -> (Vec<Verdict>, crate::dpi::DpiResult) {
         dissect_flow(&Pop3, packet(6, 0, 35287, port, b""), payloads)
@@ -204,14 +196,8 @@ mod tests {
 
     #[test]
     fn rejects() {
-        let reject = |port: u16, payloads: &[(u8, &[u8])]| {
-            let (v, r) = run(port, payloads);
-            assert_eq!(
-                (v.last(), r.master),
-                (Some(&Verdict::Reject), None),
-                "{payloads:?}"
-            );
-        };
+        let reject =
+            |port: u16, payloads: &[(u8, &[u8])]| assert_rejected(run(port, payloads), payloads);
         reject(110, &[(1, b"220 mail ESMTP\r\n")]);
         reject(110, &[(1, b"-ERR busy\r\n")]); // not a greeting
         reject(110, &[(1, b"+OK")]); // no line end

@@ -59,14 +59,10 @@ impl Dissector for Smtp {
             (0, Some(l)) => line::command(l).is_some_and(|(v, _)| is_one_of(v, &COMMANDS)),
             _ => false,
         };
-        if !plausible && !ctx.is_identified() {
-            return Verdict::Reject;
-        }
-        let s = ctx.state::<Session>();
-        if !s.count() {
-            return end(ctx);
-        }
-        let s = ctx.state::<Session>();
+        let s = match super::admit(ctx, plausible) {
+            Ok(s) => s,
+            Err(v) => return v,
+        };
         match s.phase {
             Phase::Start | Phase::Greeted => {
                 let Some(l) = line else {
@@ -165,20 +161,11 @@ fn set_helo(ctx: &mut Context<'_>, arg: &[u8]) {
     }
 }
 
-/// The payload cap was reached.
-fn end(ctx: &Context<'_>) -> Verdict {
-    if ctx.is_identified() {
-        Verdict::Done
-    } else {
-        Verdict::Reject
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::dpi::mail::tests::CLIENT_HELLO;
-    use crate::dpi::service_testing::{dissect_flow, packet};
+    use crate::dpi::service_testing::{assert_rejected, dissect_flow, packet};
 
     const GREETING: &[u8] = b"220 mx.google.com ESMTP s4si9696358qcc.63 - gsmtp\r\n";
 
@@ -264,14 +251,8 @@ mod tests {
 
     #[test]
     fn rejects() {
-        let reject = |port: u16, payloads: &[(u8, &[u8])]| {
-            let (v, r) = run(port, payloads);
-            assert_eq!(
-                (v.last(), r.master),
-                (Some(&Verdict::Reject), None),
-                "{payloads:?}"
-            );
-        };
+        let reject =
+            |port: u16, payloads: &[(u8, &[u8])]| assert_rejected(run(port, payloads), payloads);
         reject(25, &[(1, b"\x16\x03\x01\x00\x10")]); // binary
         reject(25, &[(1, b"220 no line end")]);
         reject(25, &[(1, b"554 go away\r\n")]); // not a greeting
