@@ -31,7 +31,7 @@ fn main_protocols() -> Vec<Box<dyn Dissector>> {
 
 /// TCP services: mail (SMTP, IMAP, POP3 and their STARTTLS), SMB, RDP, BitTorrent, Kerberos,
 /// LDAP, FTP, ...
-fn service_protocols() -> Vec<Box<dyn Dissector>> {
+pub(crate) fn service_protocols() -> Vec<Box<dyn Dissector>> {
     use super::mail::{imap, pop3, smtp};
     use super::{
         bgp, bittorrent, db, ftp, git, kerberos, ldap, modbus, rdp, rtsp, smb, telnet, vnc,

@@ -75,35 +75,9 @@ pub fn assert_rejected((verdicts, r): (Vec<Verdict>, DpiResult), payloads: &[(u8
     );
 }
 
-/// The service dissectors, in the order of `registry::service_protocols` (which is private to
-/// the registry; [`tests::same_as_the_registry`] checks the two lists agree).
+/// The service dissectors, in registry order.
 pub fn dissectors() -> Vec<Box<dyn Dissector>> {
-    use super::mail::{imap, pop3, smtp};
-    use super::{
-        bgp, bittorrent, db, ftp, git, kerberos, ldap, modbus, rdp, rtsp, smb, telnet, vnc,
-    };
-    vec![
-        Box::new(kerberos::Kerberos),
-        Box::new(ldap::Ldap),
-        Box::new(smb::Smb),
-        Box::new(bittorrent::BitTorrent),
-        Box::new(rdp::Rdp),
-        Box::new(bgp::Bgp),
-        Box::new(modbus::Modbus),
-        Box::new(vnc::Vnc),
-        Box::new(db::mysql::MySql),
-        Box::new(db::postgres::Postgres),
-        Box::new(db::tds::Tds),
-        Box::new(db::tns::Tns),
-        Box::new(git::Git),
-        Box::new(telnet::Telnet),
-        Box::new(smtp::Smtp),
-        Box::new(pop3::Pop3),
-        Box::new(imap::Imap),
-        Box::new(ftp::FtpControl),
-        Box::new(ftp::FtpData),
-        Box::new(rtsp::Rtsp),
-    ]
+    super::registry::service_protocols()
 }
 
 /// nDPI masters the service dissectors give, as nfstream names them (`NetBIOS` stands for
@@ -135,20 +109,6 @@ pub const MASTERS: [&str; 24] = [
     "RTSP",
     "SMBv23",
 ];
-
-#[cfg(test)]
-mod tests {
-    /// [`super::dissectors`] lists the registry's service dissectors, which come first.
-    #[test]
-    fn same_as_the_registry() {
-        let ours: Vec<&str> = super::dissectors().iter().map(|d| d.name()).collect();
-        let all: Vec<&str> = crate::dpi::registry::builtin()
-            .iter()
-            .map(|d| d.name())
-            .collect();
-        assert_eq!(ours, all[..ours.len()]);
-    }
-}
 
 #[cfg(test)]
 mod captures {
