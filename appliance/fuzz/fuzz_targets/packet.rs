@@ -1,9 +1,13 @@
-//! Any bytes through the decoder and the flow table: no panic, and the decoder's promises hold.
-//! `data[0]` picks the link type; the rest is the frame. Frames are fed twice, the second time
-//! through a shard, so first/later IP fragments and flow expiry see each other.
+//! Any bytes through the decoder, the flow table and DPI (every built-in dissector, with each
+//! frame's payload): no panic, and the decoder's promises hold. `data[0]` picks the link type;
+//! the rest is up to 4 frames, so first/later IP fragments, flow expiry and multi-packet
+//! dissection see each other.
 #![no_main]
 
-use appliance::flow::{EndReason, FlowConfig, FlowPacket, KeyHasher, Shard};
+use std::sync::OnceLock;
+
+use appliance::dpi::DpiConfig;
+use appliance::flow::{EndReason, FlowConfig, FlowPacket, KeyHasher, Shard, ShardExtras};
 use appliance::packet::{Decoder, DecoderConfig, LinkType};
 use libfuzzer_sys::fuzz_target;
 
@@ -16,7 +20,12 @@ fuzz_target!(|data: &[u8]| {
     let link = LinkType::from_number(LINKS[usize::from(pick) % LINKS.len()]);
     let mut decoder = Decoder::new(DecoderConfig { max_fragments: 4, ..DecoderConfig::default() });
     let hasher = KeyHasher::default();
-    let mut shard = Shard::new(FlowConfig { max_flows: 2, ..FlowConfig::default() }, 0, 1);
+    // Built once: the application table is parsed at start in the appliance too.
+    static EXTRAS: OnceLock<ShardExtras> = OnceLock::new();
+    let extras = EXTRAS
+        .get_or_init(|| ShardExtras { dpi: Some(DpiConfig::default()), plugins: Vec::new() });
+    let mut shard =
+        Shard::with_extras(FlowConfig { max_flows: 2, ..FlowConfig::default() }, 0, 1, extras);
     let mut out = Vec::new();
     // Split the input into up to 4 frames at 0xff 0xfe markers, so one input can hold a first
     // fragment and its later fragments.
@@ -25,7 +34,9 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(d) = decoder.decode(link, frame, ts) {
             let end = d.payload_offset as usize + d.payload_len as usize;
             assert!(end <= frame.len(), "payload past the frame end");
-            shard.process(&FlowPacket::new(&hasher, d, ts, frame.len() as u32), &mut out);
+            let payload = &frame[d.payload_offset as usize..end];
+            let p = FlowPacket::new(&hasher, d, ts, frame.len() as u32);
+            shard.process_with(&p, payload, &mut out);
         }
     }
     shard.drain(EndReason::Shutdown, &mut out);
