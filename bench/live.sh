@@ -4,6 +4,7 @@
 # generator's own ceiling. Needs root. See bench/README.md ("Live capture").
 #
 #   REPS=3 SECS=3 FLOWS=10000 LEN=64 bench/live.sh
+#   XDPFLOW_ARGS="--n-dissections 0" bench/live.sh      # extra options for `xdpflow run`
 #
 # A rate "holds" when every frame the generator sent was received (xdpflow: frames counted by
 # the workers; tcpdump: "packets captured") and the generator actually reached the rate (within
@@ -52,8 +53,9 @@ gen() {
 try_xdpflow() {
   local rate=$1 log=$WORK/x.log sum=$WORK/x.json
   rm -f "$sum"
+  # shellcheck disable=SC2086 # XDPFLOW_ARGS is a list of options
   ip netns exec "$NS" "$XDPFLOW" run -i xfcap --json /dev/null --summary-json "$sum" -q \
-    --progress never 2>"$log" &
+    --progress never ${XDPFLOW_ARGS:-} 2>"$log" &
   local pid=$!
   for _ in $(seq 100); do grep -q "Capture started." "$log" && break; sleep 0.1; done
   read -r sent pps < <(gen "$rate")
