@@ -25,6 +25,7 @@ use appliance::export::json::JsonSink;
 use appliance::flow::{EndReason, FlowConfig, FlowPacket, FlowRecord, KeyHasher, Shard};
 use appliance::packet::{Decoder, DecoderConfig, LinkType};
 use appliance::pipeline::{Counters, PipelineConfig, run_offline};
+use appliance_bench::{fmt_rate, median};
 
 /// Size of every synthetic frame: Ethernet 14 + IPv4 20 + UDP 8 + 22 bytes of payload.
 const FRAME: usize = 64;
@@ -154,24 +155,6 @@ impl Rng {
         x ^= x >> 27;
         self.0 = x;
         x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn fmt_rate(pps: f64) -> String {
-    if pps >= 1e6 {
-        format!("{:.2} M", pps / 1e6)
-    } else {
-        format!("{:.1} k", pps / 1e3)
     }
 }
 

@@ -27,9 +27,10 @@ use appliance::capture::mem::{MemSource, OwnedFrame};
 use appliance::export::events::redis::{Layout, RedisAdaptor, RedisConfig};
 use appliance::export::events::{AdaptorSink, FlowAdaptor};
 use appliance::export::{ExportSink, SinkStats};
-use appliance::flow::{DirCounters, EndReason, EventConfig, FlowConfig, FlowRecord, RecordKind};
+use appliance::flow::{EventConfig, FlowConfig, FlowRecord, RecordKind};
 use appliance::packet::{DecoderConfig, LinkType};
 use appliance::pipeline::{Counters, PipelineConfig, run_offline};
+use appliance_bench::{XorShift, fmt_rate, median, synthetic_record};
 
 const USAGE: &str = "usage: events [--events N] [--packets N] [--flows K] [--runs R]";
 /// Events per pipelined batch (`write_batch` → one round trip).
@@ -91,24 +92,6 @@ fn main() -> ExitCode {
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn fmt_rate(per_s: f64) -> String {
-    if per_s >= 1e6 {
-        format!("{:.2} M", per_s / 1e6)
-    } else {
-        format!("{:.1} k", per_s / 1e3)
-    }
-}
 
 fn runs_list(times: &[f64]) -> String {
     times
@@ -191,50 +174,13 @@ impl Drop for Redis {
 
 /// `n` events: flow `i / 3` inserted, updated, removed (IPv4/IPv6 mix, varied counters).
 fn events(n: usize) -> Vec<FlowRecord> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = XorShift::default();
     let mut flow = FlowRecord::default();
     (0..n)
         .map(|i| {
             let kind = [RecordKind::Insert, RecordKind::Update, RecordKind::End][i % 3];
             if kind == RecordKind::Insert {
-                let r = next();
-                let v6 = i % 8 == 0;
-                let (mut src_ip, mut dst_ip) = ([0u8; 16], [0u8; 16]);
-                if v6 {
-                    src_ip[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
-                    src_ip[8..].copy_from_slice(&r.to_be_bytes());
-                    dst_ip[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
-                    dst_ip[15] = 1;
-                } else {
-                    src_ip[..4].copy_from_slice(&[198, 18, (r >> 8) as u8, r as u8]);
-                    dst_ip[..4].copy_from_slice(&[198, 19, (r >> 16) as u8, (r >> 24) as u8]);
-                }
-                let t = 1_767_225_600_000 + (r >> 40);
-                let dir = |p: u64, b: u64| DirCounters {
-                    first_seen_ms: t,
-                    last_seen_ms: t + (r & 0xffff),
-                    packets: p,
-                    bytes: b,
-                };
-                flow = FlowRecord {
-                    id: i as u64,
-                    end_reason: EndReason::Idle,
-                    src_ip,
-                    dst_ip,
-                    src_port: (r >> 16) as u16 | 1024,
-                    dst_port: [53, 443, 80, 123][(r % 4) as usize],
-                    protocol: if r % 3 == 0 { 17 } else { 6 },
-                    ip_version: if v6 { 6 } else { 4 },
-                    src2dst: dir(1 + (r & 0x3f), 60 + (r & 0xffff)),
-                    dst2src: dir(1 + ((r >> 6) & 0x3f), 60 + ((r >> 20) & 0xfffff)),
-                    ..FlowRecord::default()
-                };
+                flow = synthetic_record(i as u64, rng.next_u64(), i % 8 == 0);
             }
             flow.src2dst.packets += 16;
             FlowRecord {

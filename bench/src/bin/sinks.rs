@@ -12,61 +12,13 @@ use appliance::export::ExportSink;
 use appliance::export::json::{JsonConfig, JsonSink, JsonTarget};
 use appliance::export::nmsg::{NmsgConfig, NmsgMessages, NmsgSink, NmsgTarget};
 use appliance::export::unirec::{TrapConfig, TrapSink, TrapTarget};
-use appliance::flow::{DirCounters, EndReason, FlowRecord};
+use appliance::flow::FlowRecord;
+use appliance_bench::{XorShift, synthetic_record};
 
 fn records(n: usize) -> Vec<FlowRecord> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = XorShift::default();
     (0..n)
-        .map(|i| {
-            let r = next();
-            let v6 = i % 8 == 0;
-            let mut src_ip = [0u8; 16];
-            let mut dst_ip = [0u8; 16];
-            if v6 {
-                src_ip[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
-                src_ip[8..].copy_from_slice(&r.to_be_bytes());
-                dst_ip[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
-                dst_ip[15] = 1;
-            } else {
-                src_ip[..4].copy_from_slice(&[198, 18, (r >> 8) as u8, r as u8]);
-                dst_ip[..4].copy_from_slice(&[198, 19, (r >> 16) as u8, (r >> 24) as u8]);
-            }
-            let t = 1_767_225_600_000 + (r >> 40);
-            let dir = |p: u64, b: u64| DirCounters {
-                first_seen_ms: t,
-                last_seen_ms: t + (r & 0xffff),
-                packets: p,
-                bytes: b,
-            };
-            FlowRecord {
-                id: i as u64,
-                end_reason: EndReason::Idle,
-                src_ip,
-                dst_ip,
-                src_mac: [2, 0, 0, 0, (r >> 32) as u8, (r >> 40) as u8],
-                dst_mac: [2, 0, 0, 0, 0, 1],
-                src_port: (r >> 16) as u16 | 1024,
-                dst_port: [53, 443, 80, 123][(r % 4) as usize],
-                protocol: if r % 3 == 0 { 17 } else { 6 },
-                ip_version: if v6 { 6 } else { 4 },
-                vlan_id: 0,
-                tunnel_id: 0,
-                tcp_flags: [0, 0],
-                src2dst: dir(1 + (r & 0x3f), 60 + (r & 0xffff)),
-                dst2src: dir(1 + ((r >> 6) & 0x3f), 60 + ((r >> 20) & 0xfffff)),
-                stats: None,
-                splt: None,
-                kind: appliance::flow::RecordKind::End,
-                dpi: None,
-                udps: None,
-            }
-        })
+        .map(|i| synthetic_record(i as u64, rng.next_u64(), i % 8 == 0))
         .collect()
 }
 
