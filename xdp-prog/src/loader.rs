@@ -35,8 +35,8 @@
 //! | `steer_allow_v6`, `steer_deny_v6` | LPM_TRIE, 4096 entries | `Key<[u8; 16]>` → `u32` 1 |
 //!
 //! The values are plain arrays of fixed-width words rather than `#[repr(C)]` structs so that
-//! no `unsafe impl Pod` is needed outside [`crate::ring`]; a unit test checks every constant
-//! below against `bpf/common.h`.
+//! no hand-written `Pod` implementation is needed outside [`crate::ring`]; a unit test checks
+//! every constant below against `bpf/common.h`.
 
 use std::collections::HashSet;
 use std::fmt;

@@ -27,18 +27,8 @@ const RELAY_HEADER: usize = 34;
 pub struct Dhcpv6;
 
 /// True when `opts` is exactly a sequence of options (code, length, value).
-fn options_fit(mut opts: &[u8]) -> bool {
-    while !opts.is_empty() {
-        let Some(h) = opts.get(..4) else {
-            return false;
-        };
-        let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
-        match opts.get(4 + len..) {
-            Some(rest) => opts = rest,
-            None => return false,
-        }
-    }
-    true
+fn options_fit(opts: &[u8]) -> bool {
+    super::tlv16_fit(opts, |_, _| true)
 }
 
 impl Dissector for Dhcpv6 {

@@ -28,24 +28,13 @@ const MAX_TYPE: u16 = 0x20;
 pub struct Mikrotik;
 
 /// True when `fields` is exactly a sequence of known fields including a 6-byte MAC address.
-fn fields_fit(mut fields: &[u8]) -> bool {
+fn fields_fit(fields: &[u8]) -> bool {
     let mut mac = false;
-    while !fields.is_empty() {
-        let Some(h) = fields.get(..4) else {
-            return false;
-        };
-        let kind = u16::from_be_bytes([h[0], h[1]]);
-        let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
-        if kind > MAX_TYPE {
-            return false;
-        }
+    let fit = super::tlv16_fit(fields, |kind, len| {
         mac |= kind == MAC_ADDRESS && len == 6;
-        match fields.get(4 + len..) {
-            Some(rest) => fields = rest,
-            None => return false,
-        }
-    }
-    mac
+        kind <= MAX_TYPE
+    });
+    fit && mac
 }
 
 impl Dissector for Mikrotik {

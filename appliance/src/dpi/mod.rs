@@ -594,11 +594,9 @@ impl Dpi {
 
     /// The exported fields of a flow that ends: `flow` is its DPI state if it had one.
     /// `flow` goes back to the pool.
-    pub fn finish(&mut self, flow: Option<Box<FlowDpi>>, id: &FlowIdentity) -> DpiFields {
-        let fields = match &flow {
-            Some(f) => self.cfg.apps.classify(Some(&f.result), id),
-            None => self.cfg.apps.classify(None, id),
-        };
+    pub fn finish(&mut self, mut flow: Option<Box<FlowDpi>>, id: &FlowIdentity) -> DpiFields {
+        let result = flow.as_mut().map(|f| std::mem::take(&mut f.result));
+        let fields = self.cfg.apps.classify_owned(result, id);
         if let Some(mut f) = flow
             && self.pool.len() < POOL_MAX
         {
@@ -638,6 +636,26 @@ pub struct FlowIdentity {
     pub src_port: u16,
     /// Responder's port.
     pub dst_port: u16,
+}
+
+/// True when `bytes` is exactly a sequence of type-length-value items with 16-bit big-endian
+/// type and length (DHCPv6 options, MNDP fields) and `each(type, value length)` accepts every
+/// one.
+pub fn tlv16_fit(mut bytes: &[u8], mut each: impl FnMut(u16, usize) -> bool) -> bool {
+    while !bytes.is_empty() {
+        let Some(h) = bytes.get(..4) else {
+            return false;
+        };
+        let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
+        if !each(u16::from_be_bytes([h[0], h[1]]), len) {
+            return false;
+        }
+        match bytes.get(4 + len..) {
+            Some(rest) => bytes = rest,
+            None => return false,
+        }
+    }
+    true
 }
 
 /// The first bytes of one direction of a flow, gathered across segments up to a fixed cap

@@ -257,12 +257,6 @@ impl Payloads {
         });
     }
 
-    /// Appends an empty payload for the next packet.
-    #[inline]
-    pub fn push_empty(&mut self) {
-        self.spans.push(Span::default());
-    }
-
     /// Packet `i`'s payload (empty when there is none).
     #[inline]
     pub fn get(&self, i: usize) -> &[u8] {

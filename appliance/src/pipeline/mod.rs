@@ -672,10 +672,10 @@ fn export_loop(
     counters: &Counters,
 ) -> (Vec<SinkReport>, Result<u64, Error>) {
     let mut records = 0u64;
+    // Ended flows by DPI category: a handful of names, so a list; published when it changed.
     let mut categories: Vec<(String, u64)> = Vec::new();
     for batch in rx.iter() {
         records += batch.len() as u64;
-        let before = categories.len();
         let mut changed = false;
         for d in batch.iter().filter_map(|r| r.dpi.as_deref()) {
             let c = d.application_category_name.as_str();
@@ -686,17 +686,11 @@ fn export_loop(
             changed = true;
         }
         if changed {
-            let mut published = counters
+            counters
                 .dpi_categories
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if before != categories.len() || published.len() != categories.len() {
-                published.clone_from(&categories);
-            } else {
-                for (p, c) in published.iter_mut().zip(&categories) {
-                    p.1 = c.1;
-                }
-            }
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone_from(&categories);
         }
         stage.send(batch);
         counters.records_exported.store(records, Ordering::Relaxed);

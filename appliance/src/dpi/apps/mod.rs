@@ -228,9 +228,14 @@ impl AppTable {
     /// The exported fields of a flow: `result` is its DPI result, `None` when the flow never
     /// carried payload in its first packets.
     pub fn classify(&self, result: Option<&DpiResult>, id: &FlowIdentity) -> DpiFields {
-        let label = match result.and_then(|r| r.master.map(|m| (m, r))) {
+        self.classify_owned(result.cloned(), id)
+    }
+
+    /// [`AppTable::classify`] of a flow that ended: its strings move into the fields.
+    pub fn classify_owned(&self, result: Option<DpiResult>, id: &FlowIdentity) -> DpiFields {
+        let label = match result.as_ref().and_then(|r| r.master.map(|m| (m, r))) {
             Some((master, r)) => self.with_master(master, r, id),
-            None => self.without_master(result, id),
+            None => self.without_master(result.as_ref(), id),
         };
         let application_name = match (label.master, label.app) {
             (Some(m), Some(a)) if a != m => {
@@ -252,12 +257,15 @@ impl AppTable {
             ..DpiFields::default()
         };
         if let Some(r) = result {
-            fields.requested_server_name = exported_name(&r.requested_server_name).to_string();
-            fields.client_fingerprint = r.client_fingerprint.clone();
-            fields.server_fingerprint = r.server_fingerprint.clone();
-            fields.user_agent = r.user_agent.clone();
-            fields.content_type = r.content_type.clone();
-            fields.meta = r.meta.clone();
+            let mut name = r.requested_server_name;
+            let cut = name.len() - exported_name(&name).len();
+            name.drain(..cut);
+            fields.requested_server_name = name;
+            fields.client_fingerprint = r.client_fingerprint;
+            fields.server_fingerprint = r.server_fingerprint;
+            fields.user_agent = r.user_agent;
+            fields.content_type = r.content_type;
+            fields.meta = r.meta;
         }
         fields
     }
