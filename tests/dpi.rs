@@ -16,9 +16,7 @@ use appliance::dpi::DpiConfig;
 use appliance::flow::FlowRecord;
 
 use crate::common::{captures, public_pcaps, run_files};
-use crate::fidelity::nfstream_config;
-
-type Key = (String, u16, String, u16, u8, u16);
+use crate::fidelity::{Key, csv_rows, nfstream_config, nfstream_csv, record_key as key_of};
 
 /// One nfstream row: key, packets, application_name, category, requested_server_name.
 struct Row {
@@ -30,58 +28,22 @@ struct Row {
 }
 
 fn nfstream_rows(csv: &Path) -> Vec<Row> {
-    let text = std::fs::read_to_string(csv).expect("readable csv");
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
-    let last = header.len() - 1;
+    let (header, rows) = nfstream_csv(csv);
     assert_eq!(
-        header[last], "requested_server_name",
+        header.last().map(String::as_str),
+        Some("requested_server_name"),
         "the server name is the last column (it may hold commas)"
     );
-    let (si, sp, di, dp, pr, vl, bp, an, ac) = (
-        col("src_ip"),
-        col("src_port"),
-        col("dst_ip"),
-        col("dst_port"),
-        col("protocol"),
-        col("vlan_id"),
-        col("bidirectional_packets"),
-        col("application_name"),
-        col("application_category_name"),
-    );
-    lines
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let f: Vec<&str> = l.splitn(header.len(), ',').collect();
-            let n = |i: usize| f[i].parse::<u64>().expect("number");
-            Row {
-                key: (
-                    f[si].to_string(),
-                    n(sp) as u16,
-                    f[di].to_string(),
-                    n(dp) as u16,
-                    n(pr) as u8,
-                    n(vl) as u16,
-                ),
-                packets: n(bp),
-                app: f[an].to_string(),
-                category: f[ac].to_string(),
-                server_name: f[last].to_string(),
-            }
+    csv_rows(&header, rows)
+        .iter()
+        .map(|r| Row {
+            key: r.key(),
+            packets: r.num("bidirectional_packets"),
+            app: r.get("application_name").to_string(),
+            category: r.get("application_category_name").to_string(),
+            server_name: r.get("requested_server_name").to_string(),
         })
         .collect()
-}
-
-fn key_of(r: &FlowRecord) -> Key {
-    (
-        r.src_addr().to_string(),
-        r.src_port,
-        r.dst_addr().to_string(),
-        r.dst_port,
-        r.protocol,
-        r.vlan_id,
-    )
 }
 
 /// Pairs each nfstream row with one of our records (or none).

@@ -18,43 +18,90 @@ use appliance::pipeline::PipelineConfig;
 
 use crate::common::{captures, public_pcaps, run_files};
 
-type Key = (String, u16, String, u16, u8, u16);
+/// A flow as both sides identify it: (src ip, src port, dst ip, dst port, protocol, vlan_id).
+pub type Key = (String, u16, String, u16, u8, u16);
 type Counts = (u64, u64, u64, u64);
 
-fn nfstream_flows(csv: &Path) -> Vec<(Key, Counts)> {
+/// One row of nfstream's CSV, its fields by column name.
+pub struct CsvRow<'h> {
+    header: &'h [String],
+    fields: Vec<String>,
+}
+
+impl CsvRow<'_> {
+    /// The field of column `name` (a panic names a column the CSV lacks).
+    pub fn get(&self, name: &str) -> &str {
+        let i = self.header.iter().position(|h| h == name).expect(name);
+        &self.fields[i]
+    }
+
+    /// The numeric field of column `name`.
+    pub fn num(&self, name: &str) -> u64 {
+        self.get(name).parse().expect("number")
+    }
+
+    /// The row's flow key.
+    pub fn key(&self) -> Key {
+        (
+            self.get("src_ip").to_string(),
+            self.num("src_port") as u16,
+            self.get("dst_ip").to_string(),
+            self.num("dst_port") as u16,
+            self.num("protocol") as u8,
+            self.num("vlan_id") as u16,
+        )
+    }
+}
+
+/// nfstream's `NAME.csv`: its header and its rows. The last column (requested_server_name)
+/// may hold commas; every other one does not.
+pub fn nfstream_csv(csv: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let text = std::fs::read_to_string(csv).expect("readable csv");
     let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
-    let (si, sp, di, dp, pr, vl) = (
-        col("src_ip"),
-        col("src_port"),
-        col("dst_ip"),
-        col("dst_port"),
-        col("protocol"),
-        col("vlan_id"),
-    );
-    let (bp, bb, sd, ds) = (
-        col("bidirectional_packets"),
-        col("bidirectional_bytes"),
-        col("src2dst_packets"),
-        col("dst2src_packets"),
-    );
-    lines
+    let header: Vec<String> = lines
+        .next()
+        .expect("header")
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let rows = lines
         .filter(|l| !l.is_empty())
-        .map(|l| {
-            // requested_server_name (last) may hold commas; the numeric columns come first.
-            let f: Vec<&str> = l.split(',').collect();
-            let n = |i: usize| f[i].parse::<u64>().expect("number");
-            let key = (
-                f[si].to_string(),
-                n(sp) as u16,
-                f[di].to_string(),
-                n(dp) as u16,
-                n(pr) as u8,
-                n(vl) as u16,
+        .map(|l| l.splitn(header.len(), ',').map(str::to_string).collect())
+        .collect();
+    (header, rows)
+}
+
+/// The rows of `nfstream_csv`'s result, with their header.
+pub fn csv_rows<'h>(header: &'h [String], rows: Vec<Vec<String>>) -> Vec<CsvRow<'h>> {
+    rows.into_iter()
+        .map(|fields| CsvRow { header, fields })
+        .collect()
+}
+
+/// Our record's flow key.
+pub fn record_key(r: &FlowRecord) -> Key {
+    (
+        r.src_addr().to_string(),
+        r.src_port,
+        r.dst_addr().to_string(),
+        r.dst_port,
+        r.protocol,
+        r.vlan_id,
+    )
+}
+
+fn nfstream_flows(csv: &Path) -> Vec<(Key, Counts)> {
+    let (header, rows) = nfstream_csv(csv);
+    csv_rows(&header, rows)
+        .iter()
+        .map(|r| {
+            let counts = (
+                r.num("bidirectional_packets"),
+                r.num("bidirectional_bytes"),
+                r.num("src2dst_packets"),
+                r.num("dst2src_packets"),
             );
-            (key, (n(bp), n(bb), n(sd), n(ds)))
+            (r.key(), counts)
         })
         .collect()
 }
@@ -64,18 +111,8 @@ fn our_flows(records: &[FlowRecord]) -> Vec<(Key, Counts)> {
         .iter()
         .map(|r| {
             let b = r.bidirectional();
-            let key = (
-                r.src_addr().to_string(),
-                r.src_port,
-                r.dst_addr().to_string(),
-                r.dst_port,
-                r.protocol,
-                r.vlan_id,
-            );
-            (
-                key,
-                (b.packets, b.bytes, r.src2dst.packets, r.dst2src.packets),
-            )
+            let counts = (b.packets, b.bytes, r.src2dst.packets, r.dst2src.packets);
+            (record_key(r), counts)
         })
         .collect()
 }
